@@ -1,0 +1,115 @@
+// korral/apiserver/http/server.h: the HTTPS/1.1 server the apiserver (and later the kubelet)
+// serves on.
+//
+// Model: Boost.Beast over Asio with OpenSSL. A few I/O threads own the sockets; each complete
+// request is handed to `Handler` on a worker pool, where it may block (on storage, for
+// instance). A handler answers with a plain body (sent with Content-Length) or with a
+// StreamBody (sent chunked: watches, log follow), which pushes chunks from any thread until it
+// closes. Keep-alive, pipelining-safe ordering and backpressure are the server's job.
+//
+// TLS: the server presents cert/key; when client_ca_pem is set it asks for (but does not
+// require) a client certificate and verifies it against that CA; the verified subject is in
+// Request::client_cert.
+//
+// Malformed HTTP gets 400 and bodies over max_body_bytes get 413, each built by
+// `error_response` so that they carry a Kubernetes Status. Thread-safe: Start/Stop from one
+// thread; handlers run concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace korral::http {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct ClientCertificate {
+  std::string common_name;                 // subject CN
+  std::vector<std::string> organizations;  // subject O, in order
+};
+
+struct Request {
+  std::string method;                // "GET", "POST", ...
+  std::string target;                // raw request target, e.g. "/api/v1/pods?limit=500"
+  std::string path;                  // percent-decoded path without the query
+  HeaderList query;                  // decoded query parameters, in order, repeats kept
+  HeaderList headers;                // as received; names compare case-insensitively
+  std::string body;                  // whole body (bounded by max_body_bytes)
+  std::optional<ClientCertificate> client_cert;  // set when a verified client cert was shown
+  std::string remote_address;        // "ip:port"
+
+  // First header with this name (case-insensitive), or "".
+  std::string_view Header(std::string_view name) const;
+  // First query parameter with this name, or nullopt.
+  std::optional<std::string_view> Query(std::string_view name) const;
+  // All query parameters with this name (e.g. repeated `command=`).
+  std::vector<std::string_view> QueryAll(std::string_view name) const;
+};
+
+// Handed to a StreamBody: pushes chunks to the client. Thread-safe; may be kept past Start.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Queues one chunk. Returns false once the client is gone or Close was called; then the
+  // stream should stop producing.
+  virtual bool Write(std::string chunk) = 0;
+  // Ends the response (terminating chunk). Idempotent.
+  virtual void Close() = 0;
+};
+
+// A chunked response body produced over time.
+class StreamBody {
+ public:
+  virtual ~StreamBody() = default;
+  // Called once, right after the response headers were sent.
+  virtual void Start(std::shared_ptr<StreamWriter> writer) = 0;
+  // Called once if the client disconnects before Close (the writer's Write returns false too).
+  virtual void OnClientGone() {}
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  HeaderList headers;  // extra headers
+  std::string body;
+  std::shared_ptr<StreamBody> stream;  // when set, `body` is ignored and the reply is chunked
+};
+
+using Handler = std::function<Response(Request& request)>;
+
+struct ServerOptions {
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 0;  // 0 picks a free port; see Server::port()
+  std::string cert_pem;
+  std::string key_pem;
+  std::string client_ca_pem;  // empty: no client-certificate authentication
+  size_t max_body_bytes = 3 * 1024 * 1024;
+  int io_threads = 2;
+  int worker_threads = 32;
+  // Builds the reply for errors the server detects itself (400 malformed, 413 too large).
+  std::function<Response(int http_code, std::string_view message)> error_response;
+};
+
+class Server {
+ public:
+  virtual ~Server() = default;
+  // Binds and starts serving. Returns an error if the address cannot be bound or the TLS
+  // material is invalid.
+  virtual absl::Status Start() = 0;
+  // Stops accepting, closes connections (streams see OnClientGone) and joins all threads.
+  virtual void Stop() = 0;
+  // The bound port (after Start).
+  virtual uint16_t port() const = 0;
+};
+
+std::unique_ptr<Server> NewServer(ServerOptions options, Handler handler);
+
+}  // namespace korral::http
