@@ -1,0 +1,44 @@
+// korral/apiserver/apiserver.h: the assembled kube-apiserver: storage, watch cache, REST
+// handler, HTTPS server, PKI and bootstrap objects.
+//
+// Example:
+//   ApiServerConfig config;
+//   config.data_dir = "/var/lib/korral/server";
+//   auto server = ApiServer::Start(config);  // serving once this returns OK
+//   ...
+//   (*server)->Stop();
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace korral::apiserver {
+
+struct ApiServerConfig {
+  std::string data_dir = "/var/lib/korral/server";
+  std::string bind_address = "0.0.0.0";
+  int secure_port = 6443;
+  std::string service_cidr = "10.96.0.0/12";
+  std::string node_port_range = "30000-32767";
+  std::vector<std::string> tls_sans;  // extra SANs for the serving certificate
+  std::string storage_backend = "sqlite";  // "sqlite" or "memory"
+  int io_threads = 2;
+  int worker_threads = 32;
+};
+
+class ApiServer {
+ public:
+  // Opens storage, creates or loads the PKI, starts serving, writes DIR/admin.kubeconfig and
+  // creates the default namespaces and the `kubernetes` Service. Ready (/readyz) on return.
+  static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ApiServerConfig& config);
+  virtual ~ApiServer() = default;
+  // Stops serving and closes storage (every acknowledged write is already durable).
+  virtual void Stop() = 0;
+  virtual int port() const = 0;
+  virtual std::string kubeconfig_path() const = 0;
+};
+
+}  // namespace korral::apiserver

@@ -1,0 +1,57 @@
+// korral/apiserver/handler.h: the apiserver's HTTP entry point.
+//
+// Routes every request: health and version endpoints, discovery, OpenAPI, metrics, and the
+// resource paths (/api/v1/..., /apis/<group>/<version>/...) onto the generic Store, with
+// content negotiation (JSON, YAML and protobuf bodies; JSON or Table responses), PATCH,
+// watches streamed as newline-delimited JSON, and errors as Kubernetes Status objects.
+//
+// Authentication today is the TLS client certificate (verified by the HTTP server against
+// the cluster CA); requests without one are anonymous and get 401/403 except for health,
+// version and discovery. Full authn/authz comes with the security issue.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "korral/apiserver/http/server.h"
+
+namespace korral {
+class Clock;
+}
+
+namespace korral::apiserver {
+
+class Store;
+class Discovery;
+class Metrics;
+class TimerQueue;
+
+struct HandlerOptions {
+  // Serve unauthenticated requests as if they were from system:masters (tests only).
+  bool allow_anonymous = false;
+  std::chrono::seconds min_request_timeout{1800};
+};
+
+class ApiHandler {
+ public:
+  ApiHandler(Store* store, Discovery* discovery, Metrics* metrics, Clock* clock,
+             HandlerOptions options);
+  ~ApiHandler();
+
+  http::Response Handle(http::Request& request);
+
+  // Readiness: set once storage is open and the default objects exist.
+  void SetReady(bool ready) { ready_.store(ready); }
+
+  // The reply for errors the HTTP layer detects itself (400, 413).
+  static http::Response ErrorResponse(int code, std::string_view message);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace korral::apiserver

@@ -1,0 +1,253 @@
+#include "korral/apiserver/watch_cache.h"
+
+#include <fmt/format.h>
+
+#include "korral/apimachinery/errors.h"
+#include "korral/base/log.h"
+
+namespace korral::apiserver {
+
+namespace {
+constexpr std::string_view kRegistryPrefix = "/registry/";
+constexpr int64_t kLoadPageSize = 5000;
+}  // namespace
+
+WatchCache::WatchCache(storage::Backend* backend, size_t history_per_resource)
+    : backend_(backend), history_limit_(history_per_resource) {}
+
+WatchCache::~WatchCache() { Stop(); }
+
+absl::StatusOr<ObjectPtr> WatchCache::Decode(const storage::KeyValue& kv) {
+  auto obj = std::make_shared<CachedObject>();
+  obj->key = kv.key;
+  obj->resource_version = kv.mod_revision;
+  obj->object = Json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
+  if (!obj->object.is_object()) {
+    return absl::DataLossError(fmt::format("stored object at {} is not a JSON object", kv.key));
+  }
+  obj->object["metadata"]["resourceVersion"] = std::to_string(kv.mod_revision);
+  obj->json = obj->object.dump();
+  return ObjectPtr(std::move(obj));
+}
+
+std::string WatchCache::ResourcePrefixOf(std::string_view key) {
+  // "/registry/<resource>/..." -> "/registry/<resource>/"
+  size_t slash = key.find('/', kRegistryPrefix.size());
+  if (slash == std::string_view::npos) return std::string(key);
+  return std::string(key.substr(0, slash + 1));
+}
+
+WatchCache::ResourceState& WatchCache::StateFor(const std::string& resource_prefix) {
+  auto it = resources_.find(resource_prefix);
+  if (it == resources_.end()) {
+    it = resources_.emplace(resource_prefix, ResourceState{}).first;
+    it->second.complete_since = start_revision_;
+  }
+  return it->second;
+}
+
+absl::Status WatchCache::Start() {
+  int64_t rev = backend_->CurrentRevision();
+  std::string start(kRegistryPrefix);
+  const std::string end = storage::PrefixEnd(kRegistryPrefix);
+  std::lock_guard lock(mu_);
+  start_revision_ = rev;
+  while (true) {
+    storage::RangeRequest req{start, end, kLoadPageSize, rev};
+    auto resp = backend_->Range(req);
+    if (!resp.ok()) return resp.status();
+    for (const auto& kv : resp->kvs) {
+      auto obj = Decode(kv);
+      if (!obj.ok()) {
+        KLOG(Error, "watch cache: skipping undecodable object: {}", obj.status().ToString());
+        continue;
+      }
+      StateFor(ResourcePrefixOf(kv.key)).objects[kv.key] = *obj;
+    }
+    if (!resp->more || resp->kvs.empty()) break;
+    start = resp->kvs.back().key + '\0';
+  }
+  revision_ = rev;
+  storage::WatchHandler handler;
+  handler.on_events = [this](const std::vector<storage::Event>& events) { OnStorageEvents(events); };
+  handler.on_error = [this](const absl::Status& s) { OnStorageError(s); };
+  auto watch = backend_->Watch(kRegistryPrefix, rev + 1, std::move(handler));
+  if (!watch.ok()) return watch.status();
+  storage_watch_ = std::move(*watch);
+  return absl::OkStatus();
+}
+
+void WatchCache::Stop() {
+  storage::WatchPtr w;
+  {
+    std::lock_guard lock(mu_);
+    w = std::move(storage_watch_);
+  }
+  if (w) w->Cancel();
+  std::map<uint64_t, Watcher> watchers;
+  {
+    std::lock_guard lock(mu_);
+    watchers.swap(watchers_);
+  }
+  for (auto& [id, w2] : watchers) w2.sink->OnError(absl::CancelledError("server shutting down"));
+}
+
+void WatchCache::OnStorageError(const absl::Status& status) {
+  KLOG(Error, "watch cache: storage watch ended: {}", status.ToString());
+  std::lock_guard lock(mu_);
+  broken_ = status;
+  for (auto& [id, w] : watchers_) w.sink->OnError(apierrors::NewInternalError(status.ToString()));
+  watchers_.clear();
+}
+
+void WatchCache::OnStorageEvents(const std::vector<storage::Event>& events) {
+  std::lock_guard lock(mu_);
+  for (const auto& ev : events) {
+    if (ev.kv.mod_revision <= revision_) continue;  // already loaded (defensive)
+    std::string rp = ResourcePrefixOf(ev.kv.key);
+    ResourceState& st = StateFor(rp);
+    auto decoded = Decode(ev.kv);
+    revision_ = ev.kv.mod_revision;
+    if (!decoded.ok()) {
+      KLOG(Error, "watch cache: undecodable event at {}: {}", ev.kv.key,
+           decoded.status().ToString());
+      continue;
+    }
+    CacheEvent ce;
+    ce.revision = ev.kv.mod_revision;
+    ce.object = *decoded;
+    auto it = st.objects.find(ev.kv.key);
+    ce.prev = it == st.objects.end() ? nullptr : it->second;
+    if (ev.type == storage::EventType::kDelete) {
+      ce.type = WatchEventType::kDeleted;
+      if (it != st.objects.end()) st.objects.erase(it);
+    } else {
+      ce.type = ce.prev ? WatchEventType::kModified : WatchEventType::kAdded;
+      st.objects[ev.kv.key] = ce.object;
+    }
+    st.history.push_back(ce);
+    while (st.history.size() > history_limit_) {
+      st.complete_since = st.history.front().revision;
+      st.history.pop_front();
+    }
+    Dispatch(ce);
+  }
+  revision_cv_.notify_all();
+}
+
+bool WatchCache::Deliver(Watcher& w, const CacheEvent& e) {
+  if (e.object->key.compare(0, w.prefix.size(), w.prefix) != 0) return true;
+  const ObjectFilter& f = w.filter;
+  switch (e.type) {
+    case WatchEventType::kAdded:
+      if (!f || f(*e.object)) return w.sink->OnEvent(WatchEventType::kAdded, e.object);
+      return true;
+    case WatchEventType::kDeleted: {
+      const CachedObject& last = *e.object;
+      if (!f || f(last)) return w.sink->OnEvent(WatchEventType::kDeleted, e.object);
+      return true;
+    }
+    case WatchEventType::kModified: {
+      bool now = !f || f(*e.object);
+      bool before = e.prev && (!f || f(*e.prev));
+      if (now && before) return w.sink->OnEvent(WatchEventType::kModified, e.object);
+      if (now) return w.sink->OnEvent(WatchEventType::kAdded, e.object);
+      if (before) return w.sink->OnEvent(WatchEventType::kDeleted, e.object);
+      return true;
+    }
+  }
+  return true;
+}
+
+void WatchCache::Dispatch(const CacheEvent& e) {
+  std::vector<uint64_t> done;
+  std::string rp = ResourcePrefixOf(e.object->key);
+  for (auto& [id, w] : watchers_) {
+    if (w.prefix.compare(0, rp.size(), rp) != 0) continue;  // another resource
+    if (!Deliver(w, e)) done.push_back(id);
+  }
+  for (uint64_t id : done) watchers_.erase(id);
+}
+
+int64_t WatchCache::Revision() const {
+  std::lock_guard lock(mu_);
+  return revision_;
+}
+
+bool WatchCache::WaitForRevision(int64_t revision, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return revision_cv_.wait_for(lock, timeout, [&] { return revision_ >= revision; });
+}
+
+bool WatchCache::WaitFresh(std::chrono::milliseconds timeout) const {
+  return WaitForRevision(backend_->CurrentRevision(), timeout);
+}
+
+ObjectPtr WatchCache::Get(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto rit = resources_.find(ResourcePrefixOf(key));
+  if (rit == resources_.end()) return nullptr;
+  auto it = rit->second.objects.find(key);
+  return it == rit->second.objects.end() ? nullptr : it->second;
+}
+
+WatchCache::ListResult WatchCache::List(std::string_view prefix, std::string_view start_key,
+                                        int64_t limit, const ObjectFilter& filter) const {
+  ListResult out;
+  std::lock_guard lock(mu_);
+  out.revision = revision_;
+  auto rit = resources_.find(ResourcePrefixOf(prefix));
+  if (rit == resources_.end()) return out;
+  const auto& objects = rit->second.objects;
+  auto it = objects.lower_bound(start_key > prefix ? start_key : prefix);
+  for (; it != objects.end(); ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    if (filter && !filter(*it->second)) continue;
+    if (limit > 0 && static_cast<int64_t>(out.items.size()) >= limit) {
+      out.more = true;
+      out.next_key = it->first;
+      break;
+    }
+    out.items.push_back(it->second);
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> WatchCache::Watch(std::string_view prefix, int64_t start_revision,
+                                           ObjectFilter filter, std::shared_ptr<WatchSink> sink) {
+  std::lock_guard lock(mu_);
+  if (!broken_.ok()) return apierrors::NewServiceUnavailable("watch cache is not healthy");
+  Watcher w{next_watch_id_++, std::string(prefix), std::move(filter), std::move(sink)};
+  ResourceState& st = StateFor(ResourcePrefixOf(prefix));
+  if (start_revision == 0) {
+    for (auto it = st.objects.lower_bound(prefix); it != st.objects.end(); ++it) {
+      if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+      if (w.filter && !w.filter(*it->second)) continue;
+      if (!w.sink->OnEvent(WatchEventType::kAdded, it->second)) return w.id;
+    }
+  } else {
+    if (start_revision < st.complete_since) {
+      return apierrors::NewResourceExpired(fmt::format("too old resource version: {} ({})",
+                                                       start_revision, st.complete_since + 1));
+    }
+    for (const auto& e : st.history) {
+      if (e.revision <= start_revision) continue;
+      if (!Deliver(w, e)) return w.id;
+    }
+  }
+  uint64_t id = w.id;
+  watchers_.emplace(id, std::move(w));
+  return id;
+}
+
+void WatchCache::CancelWatch(uint64_t id) {
+  std::lock_guard lock(mu_);
+  watchers_.erase(id);
+}
+
+size_t WatchCache::WatcherCount() const {
+  std::lock_guard lock(mu_);
+  return watchers_.size();
+}
+
+}  // namespace korral::apiserver
