@@ -49,7 +49,10 @@ struct Event {
 };
 
 struct RangeRequest {
-  // Keys in [start, end). end empty means "exactly the key start".
+  // Keys in [start, end). end empty means "exactly the key start"; end == "\0" (one NUL byte,
+  // as etcd) means "every key >= start" (PrefixEnd("") returns it, so a prefix range over the
+  // empty prefix reads everything). InvalidArgument if start is empty and end is empty, or if
+  // end < start (other than the "\0" case).
   std::string start;
   std::string end;
   // At most this many keys; 0 means no limit. RangeResponse::more says whether more exist.
@@ -65,7 +68,8 @@ struct RangeResponse {
 };
 
 // Returns the smallest key greater than every key with this prefix ("/a/" -> "/a0"),
-// for building [prefix, PrefixEnd(prefix)) ranges.
+// for building [prefix, PrefixEnd(prefix)) ranges. When no such key exists (empty prefix, or
+// only 0xff bytes) returns "\0", the "no upper bound" marker of RangeRequest::end.
 std::string PrefixEnd(std::string_view prefix);
 
 // A live watch. Destroying it (or calling Cancel) stops delivery; after Cancel returns the
@@ -102,8 +106,7 @@ class Backend {
 
   // Deletes an existing key under the same precondition as Update. Returns the deleted state
   // with mod_revision set to the revision of the deletion.
-  virtual absl::StatusOr<KeyValue> Delete(std::string_view key,
-                                          int64_t expected_mod_revision) = 0;
+  virtual absl::StatusOr<KeyValue> Delete(std::string_view key, int64_t expected_mod_revision) = 0;
 
   // Reads one key at the current revision.
   virtual absl::StatusOr<KeyValue> Get(std::string_view key) = 0;
