@@ -32,13 +32,12 @@ run: build
 # Unit tests, fuzz drivers (bounded) and integration tests with the real kubectl and Python client.
 test: test-deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
-	@bash test/integration/run.sh $(BUILD_DIR)
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
 
 integration: build test-deps
-	@bash test/integration/run.sh $(BUILD_DIR)
+	cd $(BUILD_DIR) && ctest --output-on-failure -L integration
 
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)
