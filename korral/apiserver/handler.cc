@@ -214,7 +214,7 @@ struct ApiHandler::Impl {
     std::vector<std::string> duplicates;
     if (ct.empty() || ct == "application/json" || ct == "*/*") {
       auto r = schema::ParseJsonStrict(req.body);
-      if (!r.ok()) return apierrors::NewBadRequest(r.status().message());
+      if (!r.ok()) return apierrors::NewBadRequest(StatusMessage(r.status()));
       obj = std::move(r->object);
       duplicates = std::move(r->duplicate_fields);
     } else if (ct == "application/yaml" || ct == "application/x-yaml" || ct == "text/yaml") {
@@ -223,7 +223,7 @@ struct ApiHandler::Impl {
       obj = std::move(*r);
     } else if (ct == "application/vnd.kubernetes.protobuf") {
       auto r = protobuf::DecodeKubernetesProtobuf(req.body);
-      if (!r.ok()) return apierrors::NewBadRequest(r.status().message());
+      if (!r.ok()) return apierrors::NewBadRequest(StatusMessage(r.status()));
       obj = std::move(*r);
     } else {
       return apierrors::NewUnsupportedMediaType(ct);
@@ -238,7 +238,7 @@ struct ApiHandler::Impl {
 
   static absl::StatusOr<Json> YamlToJsonChecked(std::string_view body) {
     auto r = yaml::YamlToJson(body);
-    if (!r.ok()) return apierrors::NewBadRequest(r.status().message());
+    if (!r.ok()) return apierrors::NewBadRequest(StatusMessage(r.status()));
     return std::move(*r);
   }
 
@@ -480,7 +480,7 @@ struct ApiHandler::Impl {
       std::string ct = ContentTypeBase(req.Header("Content-Type"));
       if (ct == "application/vnd.kubernetes.protobuf") {
         auto r = protobuf::DecodeKubernetesProtobuf(req.body);
-        if (!r.ok()) return apierrors::NewBadRequest(r.status().message());
+        if (!r.ok()) return apierrors::NewBadRequest(StatusMessage(r.status()));
         opts = std::move(*r);
       } else {
         opts = Json::parse(req.body, nullptr, false);
@@ -645,7 +645,7 @@ struct ApiHandler::Impl {
     Json binding = Json::parse(req.body, nullptr, false);
     if (req.Header("Content-Type").find("protobuf") != std::string_view::npos) {
       auto r = protobuf::DecodeKubernetesProtobuf(req.body);
-      if (!r.ok()) return StatusResponse(apierrors::NewBadRequest(r.status().message()));
+      if (!r.ok()) return StatusResponse(apierrors::NewBadRequest(StatusMessage(r.status())));
       binding = std::move(*r);
     }
     if (!binding.is_object() || !binding.contains("target") || !binding["target"].is_object()) {

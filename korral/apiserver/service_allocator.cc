@@ -10,6 +10,7 @@
 
 #include "korral/api/resource.h"
 #include "korral/apimachinery/errors.h"
+#include "korral/base/status.h"
 #include "korral/storage/storage.h"
 
 namespace korral::apiserver {
@@ -147,7 +148,7 @@ absl::Status ServiceAllocator::OnWrite(const api::ResourceType& type, Json& obj,
       if (!a.ok()) {
         return InvalidField(obj, "spec.clusterIPs",
                             fmt::format("Internal error: failed to allocate a serviceIP: {}",
-                                        a.status().message()));
+                                        StatusMessage(a.status())));
       }
       spec["clusterIP"] = *a;
       spec["clusterIPs"] = Json::array({*a});
@@ -155,7 +156,7 @@ absl::Status ServiceAllocator::OnWrite(const api::ResourceType& type, Json& obj,
       auto s = ReserveIp(ip, owner);
       if (!s.ok()) {
         return InvalidField(obj, "spec.clusterIPs[0]",
-                            fmt::format("Invalid value: \"{}\": {}", ip, s.message()));
+                            fmt::format("Invalid value: \"{}\": {}", ip, StatusMessage(s)));
       }
       spec["clusterIPs"] = Json::array({ip});
     } else {
@@ -183,7 +184,7 @@ absl::Status ServiceAllocator::OnWrite(const api::ResourceType& type, Json& obj,
           auto s = ReservePort(np, owner);
           if (!s.ok()) {
             return InvalidField(obj, "spec.ports[].nodePort",
-                                fmt::format("Invalid value: {}: {}", np, s.message()));
+                                fmt::format("Invalid value: {}: {}", np, StatusMessage(s)));
           }
         }
         kept.insert(np);
@@ -193,7 +194,7 @@ absl::Status ServiceAllocator::OnWrite(const api::ResourceType& type, Json& obj,
       if (!a.ok()) {
         return InvalidField(obj, "spec.ports[].nodePort",
                             fmt::format("Internal error: failed to allocate a nodePort: {}",
-                                        a.status().message()));
+                                        StatusMessage(a.status())));
       }
       p["nodePort"] = *a;
       kept.insert(*a);

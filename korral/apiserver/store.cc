@@ -103,7 +103,7 @@ absl::Status StorageError(const absl::Status& s, const api::ResourceType& type,
       return apierrors::NewConflict(type.QualifiedResource(), name,
                                     "the object has been modified; please apply your changes to "
                                     "the latest version and try again");
-    case absl::StatusCode::kOutOfRange: return apierrors::NewResourceExpired(s.message());
+    case absl::StatusCode::kOutOfRange: return apierrors::NewResourceExpired(StatusMessage(s));
     default: return apierrors::NewInternalError(s.ToString());
   }
 }
@@ -167,13 +167,13 @@ absl::StatusOr<ObjectFilter> Store::MakeFilter(const api::ResourceType& type,
     auto parsed = labels::LabelSelector::Parse(label_selector);
     if (!parsed.ok()) {
       return apierrors::NewBadRequest(
-          fmt::format("unable to parse requirement: {}", parsed.status().message()));
+          fmt::format("unable to parse requirement: {}", StatusMessage(parsed.status())));
     }
     if (!parsed->Empty()) ls = std::make_shared<labels::LabelSelector>(std::move(*parsed));
   }
   if (!field_selector.empty()) {
     auto parsed = fields::FieldSelector::Parse(field_selector);
-    if (!parsed.ok()) return apierrors::NewBadRequest(parsed.status().message());
+    if (!parsed.ok()) return apierrors::NewBadRequest(StatusMessage(parsed.status()));
     // Check up front that every field is supported by this type.
     for (const auto& req : parsed->requirements()) {
       if (req.field == "metadata.name" || req.field == "metadata.namespace") continue;

@@ -15,6 +15,16 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+#include <string_view>
+
+namespace korral {
+// Debian's abseil has its own string_view type; this gives the message as std::string_view
+// (for fmt and for APIs taking std::string_view).
+inline std::string_view StatusMessage(const absl::Status& s) {
+  return std::string_view(s.message().data(), s.message().size());
+}
+}  // namespace korral
+
 #define KORRAL_RETURN_IF_ERROR(expr)                \
   do {                                              \
     ::absl::Status korral_status_ = (expr);         \

@@ -16,6 +16,7 @@
 // thread; handlers run concurrently.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -94,7 +95,18 @@ struct ServerOptions {
   size_t max_body_bytes = 3 * 1024 * 1024;
   int io_threads = 2;
   int worker_threads = 32;
-  // Builds the reply for errors the server detects itself (400 malformed, 413 too large).
+  // Request headers larger than this get 431 (through error_response).
+  size_t max_header_bytes = 64 * 1024;
+  // A keep-alive connection with no request in progress is closed after this long.
+  std::chrono::milliseconds idle_timeout = std::chrono::minutes(5);
+  // Bounds the TLS handshake, receiving a request's headers once its first byte arrived, each
+  // pause while receiving its body, and each pause while sending a response.
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(60);
+  // A streaming response whose client lets more than this many bytes pile up unsent is dropped
+  // (the stream sees OnClientGone).
+  size_t max_stream_backlog_bytes = 16 * 1024 * 1024;
+  // Builds the reply for errors the server detects itself (400 malformed, 413 too large, 431
+  // headers too large, 500 when the handler throws). Unset: a built-in Kubernetes Status JSON.
   std::function<Response(int http_code, std::string_view message)> error_response;
 };
 
