@@ -1,0 +1,181 @@
+#include "korral/apiserver/watch_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "korral/storage/memory/memory.h"
+
+namespace korral::apiserver {
+namespace {
+
+using nlohmann::json;
+
+// Collects events; lets a test wait for a count without sleeping.
+class RecordingSink : public WatchSink {
+ public:
+  bool OnEvent(WatchEventType type, const ObjectPtr& obj) override {
+    std::lock_guard l(mu_);
+    events_.push_back({type, obj->object["metadata"].value("name", ""), obj->resource_version});
+    cv_.notify_all();
+    return keep_going_;
+  }
+  void OnError(const absl::Status& s) override {
+    std::lock_guard l(mu_);
+    error_ = s;
+    cv_.notify_all();
+  }
+  struct Ev {
+    WatchEventType type;
+    std::string name;
+    int64_t rv;
+  };
+  std::vector<Ev> WaitFor(size_t n) {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(5), [&] { return events_.size() >= n; });
+    return events_;
+  }
+  bool keep_going_ = true;
+  absl::Status error_;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Ev> events_;
+};
+
+std::string Obj(const std::string& name, const std::string& app) {
+  return json{{"metadata", {{"name", name}, {"labels", {{"app", app}}}}}}.dump();
+}
+
+class WatchCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_ = storage::NewMemoryBackend();
+    ASSERT_TRUE(backend_->Create("/registry/pods/ns1/a", Obj("a", "web")).ok());
+    cache_ = std::make_unique<WatchCache>(backend_.get(), /*history=*/4);
+    ASSERT_TRUE(cache_->Start().ok());
+  }
+  std::unique_ptr<storage::Backend> backend_;
+  std::unique_ptr<WatchCache> cache_;
+};
+
+TEST_F(WatchCacheTest, LoadsExistingStateAndSetsResourceVersion) {
+  auto obj = cache_->Get("/registry/pods/ns1/a");
+  ASSERT_NE(obj, nullptr);
+  EXPECT_EQ(obj->object["metadata"]["resourceVersion"], std::to_string(obj->resource_version));
+  EXPECT_EQ(cache_->Revision(), backend_->CurrentRevision());
+}
+
+TEST_F(WatchCacheTest, WaitFreshSeesEveryCommittedWrite) {
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(backend_->Create("/registry/pods/ns1/p" + std::to_string(i), Obj("p", "x")).ok());
+    ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+    ASSERT_NE(cache_->Get("/registry/pods/ns1/p" + std::to_string(i)), nullptr);
+  }
+}
+
+TEST_F(WatchCacheTest, ListFiltersPrefixAndPages) {
+  ASSERT_TRUE(backend_->Create("/registry/pods/ns1/b", Obj("b", "api")).ok());
+  ASSERT_TRUE(backend_->Create("/registry/pods/ns2/c", Obj("c", "web")).ok());
+  ASSERT_TRUE(backend_->Create("/registry/services/ns1/s", Obj("s", "web")).ok());
+  ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+  auto all = cache_->List("/registry/pods/", "", 0, nullptr);
+  EXPECT_EQ(all.items.size(), 3u);
+  auto ns1 = cache_->List("/registry/pods/ns1/", "", 0, nullptr);
+  EXPECT_EQ(ns1.items.size(), 2u);
+  auto web = cache_->List("/registry/pods/", "", 0, [](const CachedObject& o) {
+    return o.object["metadata"]["labels"]["app"] == "web";
+  });
+  EXPECT_EQ(web.items.size(), 2u);
+  auto page1 = cache_->List("/registry/pods/", "", 2, nullptr);
+  ASSERT_EQ(page1.items.size(), 2u);
+  EXPECT_TRUE(page1.more);
+  auto page2 = cache_->List("/registry/pods/", page1.next_key, 2, nullptr);
+  ASSERT_EQ(page2.items.size(), 1u);
+  EXPECT_FALSE(page2.more);
+  EXPECT_EQ(page2.items[0]->key, "/registry/pods/ns2/c");
+}
+
+TEST_F(WatchCacheTest, WatchFromZeroSendsInitialStateThenChanges) {
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(cache_->Watch("/registry/pods/", 0, nullptr, sink).ok());
+  ASSERT_TRUE(backend_->Create("/registry/pods/ns1/b", Obj("b", "api")).ok());
+  auto rev = backend_->Update("/registry/pods/ns1/b", Obj("b", "api2"), 0);
+  ASSERT_TRUE(rev.ok());
+  ASSERT_TRUE(backend_->Delete("/registry/pods/ns1/b", 0).ok());
+  auto ev = sink->WaitFor(4);
+  ASSERT_EQ(ev.size(), 4u);
+  EXPECT_EQ(ev[0].type, WatchEventType::kAdded);
+  EXPECT_EQ(ev[0].name, "a");
+  EXPECT_EQ(ev[1].type, WatchEventType::kAdded);
+  EXPECT_EQ(ev[2].type, WatchEventType::kModified);
+  EXPECT_EQ(ev[2].rv, *rev);
+  EXPECT_EQ(ev[3].type, WatchEventType::kDeleted);
+  EXPECT_GT(ev[3].rv, ev[2].rv);
+}
+
+TEST_F(WatchCacheTest, SelectorTransitionsBecomeAddedAndDeleted) {
+  auto sink = std::make_shared<RecordingSink>();
+  ObjectFilter web = [](const CachedObject& o) {
+    return o.object["metadata"]["labels"]["app"] == "web";
+  };
+  ASSERT_TRUE(cache_->Watch("/registry/pods/", cache_->Revision(), web, sink).ok());
+  ASSERT_TRUE(backend_->Update("/registry/pods/ns1/a", Obj("a", "api"), 0).ok());  // leaves
+  ASSERT_TRUE(backend_->Update("/registry/pods/ns1/a", Obj("a", "web"), 0).ok());  // enters
+  auto ev = sink->WaitFor(2);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].type, WatchEventType::kDeleted);
+  EXPECT_EQ(ev[1].type, WatchEventType::kAdded);
+}
+
+TEST_F(WatchCacheTest, ResumesFromHistoryAndExpiresOldRevisions) {
+  int64_t start = cache_->Revision();
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(backend_->Create("/registry/pods/ns1/r" + std::to_string(i), Obj("r", "x")).ok());
+  ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(cache_->Watch("/registry/pods/", start, nullptr, sink).ok());
+  EXPECT_EQ(sink->WaitFor(3).size(), 3u);
+  // History holds 4 events; push more so `start` falls out.
+  for (int i = 3; i < 9; ++i)
+    ASSERT_TRUE(backend_->Create("/registry/pods/ns1/r" + std::to_string(i), Obj("r", "x")).ok());
+  ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+  auto late = cache_->Watch("/registry/pods/", start, nullptr, std::make_shared<RecordingSink>());
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_NE(late.status().message().find("too old resource version"), std::string::npos);
+}
+
+TEST_F(WatchCacheTest, SinkReturningFalseEndsWatch) {
+  auto sink = std::make_shared<RecordingSink>();
+  sink->keep_going_ = false;
+  ASSERT_TRUE(cache_->Watch("/registry/pods/", cache_->Revision(), nullptr, sink).ok());
+  EXPECT_EQ(cache_->WatcherCount(), 1u);
+  ASSERT_TRUE(backend_->Create("/registry/pods/ns1/z", Obj("z", "x")).ok());
+  sink->WaitFor(1);
+  ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+  EXPECT_EQ(cache_->WatcherCount(), 0u);
+}
+
+TEST_F(WatchCacheTest, ConcurrentWritersAllEventsInOrderExactlyOnce) {
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(cache_->Watch("/registry/pods/", cache_->Revision(), nullptr, sink).ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i)
+        (void)backend_->Create("/registry/pods/c/" + std::to_string(t) + "-" + std::to_string(i),
+                               Obj("c", "x"));
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto ev = sink->WaitFor(200);
+  ASSERT_EQ(ev.size(), 200u);
+  for (size_t i = 1; i < ev.size(); ++i) EXPECT_LT(ev[i - 1].rv, ev[i].rv);
+}
+
+}  // namespace
+}  // namespace korral::apiserver
