@@ -823,9 +823,40 @@ class WatchStream final : public http::StreamBody,
     timers_->Schedule(TimerQueue::Clock::now() + timeout_, [weak] {
       if (auto self = weak.lock()) self->Finish();
     });
+    if (bookmarks_) ScheduleBookmark();
+  }
+
+  bool OnBookmark(int64_t revision) override {
+    std::shared_ptr<http::StreamWriter> w;
+    {
+      std::lock_guard l(mu_);
+      if (closed_) return false;
+      w = writer_;
+    }
+    return w->Write(fmt::format(
+        "{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"{}\","
+        "\"metadata\":{{\"resourceVersion\":\"{}\"}}}}}}\n",
+        type_->gvk.kind, type_->gvk.ApiVersion(), revision));
   }
 
   void OnClientGone() override { Finish(); }
+
+  // Periodic bookmarks let clients resume from a recent revision even on quiet resources.
+  void ScheduleBookmark() {
+    std::weak_ptr<WatchStream> weak = shared_from_this();
+    timers_->Schedule(TimerQueue::Clock::now() + impl_->options.bookmark_interval, [weak] {
+      auto self = weak.lock();
+      if (!self) return;
+      uint64_t id;
+      {
+        std::lock_guard l(self->mu_);
+        if (self->closed_) return;
+        id = self->id_;
+      }
+      self->cache_->Bookmark(id);
+      self->ScheduleBookmark();
+    });
+  }
 
   bool OnEvent(WatchEventType type, const ObjectPtr& obj) override {
     std::shared_ptr<http::StreamWriter> w;

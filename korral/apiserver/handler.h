@@ -32,6 +32,8 @@ struct HandlerOptions {
   // Serve unauthenticated requests as if they were from system:masters (tests only).
   bool allow_anonymous = false;
   std::chrono::seconds min_request_timeout{1800};
+  // How often watches that asked for bookmarks get one.
+  std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};
 };
 
 class ApiHandler {
@@ -48,8 +50,9 @@ class ApiHandler {
   // The reply for errors the HTTP layer detects itself (400, 413).
   static http::Response ErrorResponse(int code, std::string_view message);
 
+  struct Impl;  // implementation detail (handler.cc)
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> ready_{false};
 };

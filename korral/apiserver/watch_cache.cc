@@ -245,6 +245,13 @@ void WatchCache::CancelWatch(uint64_t id) {
   watchers_.erase(id);
 }
 
+void WatchCache::Bookmark(uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = watchers_.find(id);
+  if (it == watchers_.end()) return;
+  if (!it->second.sink->OnBookmark(revision_)) watchers_.erase(it);
+}
+
 size_t WatchCache::WatcherCount() const {
   std::lock_guard lock(mu_);
   return watchers_.size();

@@ -60,6 +60,9 @@ class WatchSink {
   virtual bool OnEvent(WatchEventType type, const ObjectPtr& object) = 0;
   // The watch cannot continue (e.g. 410 Expired); no more events follow.
   virtual void OnError(const absl::Status& status) = 0;
+  // Every event up to `revision` has been delivered (for BOOKMARK events). Returns false to
+  // end the watch.
+  virtual bool OnBookmark(int64_t revision) { return true; }
 };
 
 using ObjectFilter = std::function<bool(const CachedObject&)>;
@@ -101,6 +104,8 @@ class WatchCache {
   absl::StatusOr<uint64_t> Watch(std::string_view prefix, int64_t start_revision,
                                  ObjectFilter filter, std::shared_ptr<WatchSink> sink);
   void CancelWatch(uint64_t id);
+  // Calls the watch's OnBookmark with the cache revision, ordered with its events.
+  void Bookmark(uint64_t id);
   size_t WatcherCount() const;
 
   // Decodes a stored value into a CachedObject (exposed for paging reads from storage).

@@ -392,7 +392,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       } else {
         DisarmTimer();
         keep_alive_ = false;
-        SendResponse(server_->options().error_response(code, st.message()));
+        SendResponse(server_->options().error_response(code, std::string(st.message())));
       }
       return;
     }
@@ -426,7 +426,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_.reset();
     if (!st.ok()) {
       keep_alive_ = false;
-      SendResponse(server_->options().error_response(400, st.message()));
+      SendResponse(server_->options().error_response(400, std::string(st.message())));
       return;
     }
     request.remote_address = remote_;
