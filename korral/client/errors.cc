@@ -151,6 +151,7 @@ absl::Status StatusFromStatusObject(const nlohmann::json& status_object, int htt
   obj["kind"] = "Status";
   obj["apiVersion"] = "v1";
   obj["status"] = "Failure";
+  if (!obj.contains("metadata")) obj["metadata"] = nlohmann::json::object();
   obj["code"] = code;
   if (!reason.empty()) obj["reason"] = reason;
   obj["message"] = message;

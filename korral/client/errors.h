@@ -20,8 +20,10 @@
 
 namespace korral::client {
 
-// The payload type URL that carries the serialized Status object.
-inline constexpr char kStatusPayloadUrl[] = "type.korral.io/meta.k8s.io/v1/Status";
+// The payload type URL that carries the serialized Status object; the same URL as
+// korral/apimachinery/errors.cc uses, so apierrors::IsNotFound etc. work on client errors.
+inline constexpr char kStatusPayloadUrl[] =
+    "type.korral.dev/k8s.io.apimachinery.pkg.apis.meta.v1.Status";
 
 // The absl code used for a Kubernetes reason (falling back to the HTTP code).
 absl::StatusCode CodeForReason(std::string_view reason, int http_code);
@@ -42,6 +44,8 @@ int HttpCodeOf(const absl::Status& status);
 // there is no payload; "" for OK or unknown errors.
 std::string ReasonOf(const absl::Status& status);
 
+// Note: absl has IsNotFound/IsAlreadyExists too; call these qualified (client::IsNotFound) to
+// avoid ADL ambiguity.
 bool IsNotFound(const absl::Status& status);
 bool IsAlreadyExists(const absl::Status& status);
 bool IsConflict(const absl::Status& status);

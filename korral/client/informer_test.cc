@@ -1,0 +1,324 @@
+#include "korral/client/informer.h"
+
+#include <condition_variable>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "korral/client/errors.h"
+#include "korral/client/fake_client.h"
+
+namespace korral::client {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+Json Pod(const std::string& ns, const std::string& name, const std::string& node = "") {
+  Json p = {{"apiVersion", "v1"},
+            {"kind", "Pod"},
+            {"metadata", {{"name", name}, {"namespace", ns}}},
+            {"spec", Json::object()}};
+  if (!node.empty()) p["spec"]["nodeName"] = node;
+  return p;
+}
+
+// Records handler calls as strings ("add ns/a", "update ns/a", "delete ns/a", "tombstone ns/a")
+// and lets the test wait for a count with a condition variable.
+class Recorder {
+ public:
+  ResourceEventHandler Handler() {
+    return {.on_add = [this](const ObjectPtr& o) { Push("add " + ObjectKey(*o)); },
+            .on_update = [this](const ObjectPtr& o,
+                                const ObjectPtr& n) { Push("update " + ObjectKey(*n)); },
+            .on_delete =
+                [this](const ObjectPtr& o, bool unknown) {
+                  Push((unknown ? "tombstone " : "delete ") + ObjectKey(*o));
+                }};
+  }
+  bool WaitFor(size_t n) {
+    std::unique_lock l(mu_);
+    return cv_.wait_for(l, seconds(10), [&] { return calls_.size() >= n; });
+  }
+  std::vector<std::string> calls() {
+    std::lock_guard l(mu_);
+    return calls_;
+  }
+
+ private:
+  void Push(std::string s) {
+    std::lock_guard l(mu_);
+    calls_.push_back(std::move(s));
+    cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> calls_;
+};
+
+InformerOptions Fast() {
+  InformerOptions o;
+  o.backoff_initial = milliseconds(1);
+  o.backoff_max = milliseconds(10);
+  o.name = "test";
+  return o;
+}
+
+// Waits (condition-polled with short real-time waits) until `pred` holds or 10s pass.
+template <typename F>
+bool Eventually(F pred) {
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Forwards to a ListerWatcher; once closed, Watch calls block until Open() (so a test can make
+// changes while the informer is guaranteed to be disconnected).
+class GatedListerWatcher : public ListerWatcher {
+ public:
+  GatedListerWatcher(std::unique_ptr<ListerWatcher> inner, std::mutex& mu,
+                     std::condition_variable& cv, bool& open)
+      : inner_(std::move(inner)), mu_(mu), cv_(cv), open_(open) {}
+  absl::StatusOr<Json> List(const ListOptions& o) override { return inner_->List(o); }
+  absl::StatusOr<WatchHandlePtr> Watch(const WatchOptions& o, WatchEventCallback e,
+                                       WatchDoneCallback d) override {
+    {
+      std::unique_lock l(mu_);
+      cv_.wait(l, [&] { return open_; });
+    }
+    return inner_->Watch(o, std::move(e), std::move(d));
+  }
+
+ private:
+  std::unique_ptr<ListerWatcher> inner_;
+  std::mutex& mu_;
+  std::condition_variable& cv_;
+  bool& open_;
+};
+
+TEST(IndexerTest, IndexesAndUpdates) {
+  Indexer idx;
+  ASSERT_TRUE(idx.AddIndex("node",
+                           [](const Json& p) {
+                             return std::vector<std::string>{p["spec"].value("nodeName", "")};
+                           })
+                  .ok());
+  EXPECT_FALSE(idx.AddIndex("node", NamespaceIndexFunc).ok());
+  idx.Upsert(std::make_shared<const Json>(Pod("a", "p1", "n1")));
+  idx.Upsert(std::make_shared<const Json>(Pod("a", "p2", "n2")));
+  idx.Upsert(std::make_shared<const Json>(Pod("b", "p3", "n1")));
+  EXPECT_EQ(idx.Size(), 3u);
+  EXPECT_EQ(idx.ByIndex("node", "n1").size(), 2u);
+  EXPECT_EQ(idx.ListNamespace("a").size(), 2u);
+  // Moving p1 to n2 reindexes it.
+  auto old = idx.Upsert(std::make_shared<const Json>(Pod("a", "p1", "n2")));
+  ASSERT_TRUE(old);
+  EXPECT_EQ((*old)["spec"]["nodeName"], "n1");
+  EXPECT_EQ(idx.ByIndex("node", "n1").size(), 1u);
+  EXPECT_EQ(idx.ByIndex("node", "n2").size(), 2u);
+  EXPECT_TRUE(idx.Remove("a/p2"));
+  EXPECT_FALSE(idx.Remove("a/p2"));
+  EXPECT_EQ(idx.ByIndex("node", "n2").size(), 1u);
+  EXPECT_EQ(idx.Get("b/p3")->at("metadata")["name"], "p3");
+  EXPECT_EQ(idx.Get("zz"), nullptr);
+  // An index added later covers existing objects.
+  ASSERT_TRUE(idx.AddIndex("name",
+                           [](const Json& p) {
+                             return std::vector<std::string>{p["metadata"].value("name", "")};
+                           })
+                  .ok());
+  EXPECT_EQ(idx.ByIndex("name", "p3").size(), 1u);
+  EXPECT_TRUE(idx.ByIndex("nope", "x").empty());
+}
+
+TEST(InformerTest, InitialListThenEvents) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "a")).ok());
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "b")).ok());
+  SharedInformer inf(NewListerWatcher(c, pods), Fast());
+  Recorder rec;
+  inf.AddEventHandler(rec.Handler());
+  inf.Start();
+  ASSERT_TRUE(inf.WaitForCacheSync(seconds(10)));
+  ASSERT_TRUE(rec.WaitFor(2));
+  EXPECT_EQ(rec.calls(), (std::vector<std::string>{"add ns/a", "add ns/b"}));
+  EXPECT_EQ(inf.indexer().Size(), 2u);
+  // The initial list restores kind on items.
+  EXPECT_EQ((*inf.indexer().Get("ns/a"))["kind"], "Pod");
+
+  ASSERT_TRUE(Eventually([&] { return c.NumWatches() == 1; }));
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "c")).ok());
+  auto b = c.Get(pods, "ns", "b");
+  ASSERT_TRUE(b.ok());
+  (*b)["spec"]["nodeName"] = "n1";
+  ASSERT_TRUE(c.Update(pods, "ns", *b).ok());
+  ASSERT_TRUE(c.Delete(pods, "ns", "a").ok());
+  ASSERT_TRUE(rec.WaitFor(5));
+  EXPECT_EQ(rec.calls(), (std::vector<std::string>{"add ns/a", "add ns/b", "add ns/c",
+                                                   "update ns/b", "delete ns/a"}));
+  EXPECT_EQ(inf.indexer().Size(), 2u);
+  EXPECT_EQ((*inf.indexer().Get("ns/b"))["spec"]["nodeName"], "n1");
+  std::string want = std::to_string(c.CurrentResourceVersion());
+  EXPECT_TRUE(Eventually([&] { return inf.LastSyncResourceVersion() == want; }));
+  EXPECT_EQ(inf.NumLists(), 1);
+
+  // A handler added late gets the current state replayed.
+  Recorder late;
+  inf.AddEventHandler(late.Handler());
+  EXPECT_EQ(late.calls(), (std::vector<std::string>{"add ns/b", "add ns/c"}));
+  inf.Stop();
+}
+
+TEST(InformerTest, RelistAfterExpiredWithTombstones) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "a")).ok());
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "b")).ok());
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool gate_open = true;
+  SharedInformer inf(std::make_unique<GatedListerWatcher>(NewListerWatcher(c, pods, "ns"), gate_mu,
+                                                          gate_cv, gate_open),
+                     Fast());
+  Recorder rec;
+  inf.AddEventHandler(rec.Handler());
+  inf.Start();
+  ASSERT_TRUE(inf.WaitForCacheSync(seconds(10)));
+  ASSERT_TRUE(Eventually([&] { return c.NumWatches() == 1; }));
+
+  // Changes the informer misses while disconnected; its next watch fails with 410 so that they
+  // are only seen on relist.
+  {
+    std::lock_guard l(gate_mu);
+    gate_open = false;
+  }
+  c.InjectError("watch", "pods", MakeApiError(410, "Expired", "too old resource version"));
+  c.CloseWatches(absl::UnavailableError("connection reset"));
+  ASSERT_TRUE(c.Delete(pods, "ns", "a").ok());
+  auto b = c.Get(pods, "ns", "b");
+  (*b)["metadata"]["labels"] = {{"x", "y"}};
+  ASSERT_TRUE(c.Update(pods, "ns", *b).ok());
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "c")).ok());
+  {
+    std::lock_guard l(gate_mu);
+    gate_open = true;
+    gate_cv.notify_all();
+  }
+
+  ASSERT_TRUE(rec.WaitFor(5));
+  auto calls = rec.calls();
+  std::vector<std::string> tail(calls.begin() + 2, calls.end());
+  EXPECT_EQ(tail, (std::vector<std::string>{"tombstone ns/a", "update ns/b", "add ns/c"}));
+  EXPECT_TRUE(Eventually([&] { return inf.NumLists() == 2; }));
+  EXPECT_EQ(inf.indexer().ListKeys(), (std::vector<std::string>{"ns/b", "ns/c"}));
+}
+
+TEST(InformerTest, ExpiredWatchEventRelists) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "a")).ok());
+  SharedInformer inf(NewListerWatcher(c, pods), Fast());
+  inf.Start();
+  ASSERT_TRUE(inf.WaitForCacheSync(seconds(10)));
+  ASSERT_TRUE(Eventually([&] { return c.NumWatches() == 1; }));
+  c.CloseWatches(MakeApiError(410, "Expired", "too old resource version: 1 (5)"));
+  ASSERT_TRUE(Eventually([&] { return inf.NumLists() == 2; }));
+}
+
+TEST(InformerTest, RewatchFromLastVersionAfterDisconnect) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "a")).ok());
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool gate_open = true;
+  SharedInformer inf(
+      std::make_unique<GatedListerWatcher>(NewListerWatcher(c, pods), gate_mu, gate_cv, gate_open),
+      Fast());
+  Recorder rec;
+  inf.AddEventHandler(rec.Handler());
+  inf.Start();
+  ASSERT_TRUE(inf.WaitForCacheSync(seconds(10)));
+  ASSERT_TRUE(Eventually([&] { return c.NumWatches() == 1; }));
+  c.ClearActions();
+  {
+    std::lock_guard l(gate_mu);
+    gate_open = false;
+  }
+  c.CloseWatches(absl::UnavailableError("connection reset"));
+  // Written while disconnected: the re-watch from the last resourceVersion replays it.
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "b")).ok());
+  {
+    std::lock_guard l(gate_mu);
+    gate_open = true;
+    gate_cv.notify_all();
+  }
+  ASSERT_TRUE(rec.WaitFor(2));
+  EXPECT_EQ(rec.calls().back(), "add ns/b");
+  EXPECT_EQ(inf.NumLists(), 1);
+  bool listed = false;
+  for (const auto& a : c.Actions()) listed |= a.verb == "list";
+  EXPECT_FALSE(listed);
+}
+
+TEST(InformerTest, ListErrorsAreRetried) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "a")).ok());
+  c.InjectError("list", "pods", absl::UnavailableError("down"), 3);
+  SharedInformer inf(NewListerWatcher(c, pods), Fast());
+  inf.Start();
+  ASSERT_TRUE(inf.WaitForCacheSync(seconds(10)));
+  EXPECT_EQ(inf.indexer().Size(), 1u);
+  int lists = 0;
+  for (const auto& a : c.Actions()) lists += a.verb == "list";
+  EXPECT_EQ(lists, 4);
+}
+
+TEST(InformerTest, BookmarksAdvanceVersion) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  auto nodes = resources::Nodes();
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "a")).ok());
+  ASSERT_TRUE(c.Create(nodes, "", {{"metadata", {{"name", "n1"}}}}).ok());  // bumps the rv
+  SharedInformer inf(NewListerWatcher(c, pods), Fast());
+  inf.Start();
+  ASSERT_TRUE(inf.WaitForCacheSync(seconds(10)));
+  ASSERT_TRUE(Eventually([&] { return c.NumWatches() == 1; }));
+  ASSERT_TRUE(c.Create(nodes, "", {{"metadata", {{"name", "n2"}}}}).ok());
+  // The fake sends a bookmark at the current version when a watch starts; force a re-watch.
+  c.CloseWatches();
+  std::string want = std::to_string(c.CurrentResourceVersion());
+  ASSERT_TRUE(Eventually([&] { return inf.LastSyncResourceVersion() == want; }));
+}
+
+TEST(InformerTest, Resync) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "a")).ok());
+  InformerOptions o = Fast();
+  o.resync_period = milliseconds(5);
+  SharedInformer inf(NewListerWatcher(c, pods), o);
+  Recorder rec;
+  inf.AddEventHandler(rec.Handler());
+  inf.Start();
+  ASSERT_TRUE(rec.WaitFor(3));
+  EXPECT_EQ(rec.calls()[1], "update ns/a");
+}
+
+TEST(InformerTest, WaitForCacheSyncTimesOut) {
+  FakeClient c;
+  c.InjectError("list", "*", absl::UnavailableError("down"), 1000000);
+  SharedInformer inf(NewListerWatcher(c, resources::Pods()), Fast());
+  inf.Start();
+  EXPECT_FALSE(WaitForCacheSync({&inf}, milliseconds(20)));
+  inf.Stop();
+  EXPECT_FALSE(inf.HasSynced());
+}
+
+}  // namespace
+}  // namespace korral::client
