@@ -16,7 +16,7 @@ absl::Status Make(absl::StatusCode code, int http, std::string_view reason, std:
             {"status", "Failure"}, {"message", message}, {"reason", reason},
             {"code", http}};
   if (!details.is_null()) s["details"] = std::move(details);
-  absl::Status st(code, message);
+  absl::Status st(code, absl::string_view(message.data(), message.size()));
   st.SetPayload(kPayloadUrl, absl::Cord(s.dump()));
   return st;
 }
