@@ -34,7 +34,7 @@ struct GroupVersionKind {
 
 // A subresource as discovery shows it (pods/log, deployments/scale, ...).
 struct Subresource {
-  std::string name;  // "status", "scale", "log", ...
+  std::string name;       // "status", "scale", "log", ...
   GroupVersionKind kind;  // response kind (autoscaling/v1 Scale for scale)
   std::vector<std::string> verbs;
 };
@@ -45,7 +45,7 @@ struct TableColumn {
   std::string type;    // "string", "integer", "date", ...
   std::string format;  // "name" for the name column, else ""
   std::string description;
-  int priority = 0;    // > 0: only with -o wide
+  int priority = 0;  // > 0: only with -o wide
 };
 
 struct ResourceType {
@@ -81,8 +81,7 @@ struct ResourceType {
   // Field-selector support beyond metadata.name and metadata.namespace (which every type
   // supports): returns the value of `field` for the object, or nullopt if the field is not
   // selectable for this type (the apiserver then answers 400).
-  std::function<std::optional<std::string>(const Json& obj, std::string_view field)>
-      field_value;
+  std::function<std::optional<std::string>(const Json& obj, std::string_view field)> field_value;
 
   // Table printing: columns, and the cells of one row (same length as columns).
   // When columns is empty the apiserver uses "Name, Created At".
