@@ -150,6 +150,8 @@ class Parser {
         s->int_or_string = true;
       } else if (f == "preserve") {
         s->preserve_unknown_fields = true;
+      } else if (f == "obj") {
+        // Free-form object: the default type with no properties.
       } else if (internal::ConsumePrefix(&f, "mt=")) {
         s->map_type = std::string(f);
       } else {
