@@ -3,6 +3,7 @@
 //
 // Usage: storage_bench [--backend=all|memory|sqlite] [--duration_ms=2000]
 //                      [--threads=1,8,64] [--value_bytes=1500] [--dir=/tmp] [--creates_only]
+//                      [--checkpoint_wal_pages=N]
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +37,7 @@ struct Flags {
   size_t value_bytes = 1500;
   std::string dir = std::filesystem::temp_directory_path().string();
   bool creates_only = false;
+  long checkpoint_wal_pages = -1;  // -1: the backend default
 };
 
 struct Result {
@@ -169,6 +171,8 @@ int main(int argc, char** argv) {
       f.value_bytes = std::strtoul(v, nullptr, 10);
     } else if (auto v = val("--dir=")) {
       f.dir = v;
+    } else if (auto v = val("--checkpoint_wal_pages=")) {
+      f.checkpoint_wal_pages = std::atol(v);
     } else if (a == "--creates_only") {
       f.creates_only = true;
     } else if (auto v = val("--threads=")) {

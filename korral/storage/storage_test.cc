@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -101,6 +102,45 @@ TEST(SqliteBackendTest, SlowWatcherIsEndedWithResourceExhausted) {
     auto b = OpenSqliteBackend(opts);
     ASSERT_TRUE(b.ok()) << b.status();
     SlowWatcherIsEndedWithResourceExhausted(**b);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace korral::storage
+
+namespace korral::storage {
+namespace {
+
+TEST(SqliteBackendTest, BackgroundCheckpointKeepsTheWalSmall) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("korral_storage_wal_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "db";
+  {
+    SqliteOptions opts;
+    opts.path = path.string();
+    opts.checkpoint_wal_pages = 64;
+    auto b = OpenSqliteBackend(opts);
+    ASSERT_TRUE(b.ok()) << b.status();
+    // ~12 MB of values: far more than the WAL may hold between checkpoints.
+    const std::string value(3000, 'w');
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 16; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 250; ++i) {
+          ASSERT_TRUE(
+              (*b)->Create("/w/" + std::to_string(t) + "/" + std::to_string(i), value).ok());
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    const auto wal_bytes = std::filesystem::file_size(path.string() + "-wal");
+    EXPECT_LT(wal_bytes, 6u << 20) << "the WAL is not being checkpointed";
+    auto kv = (*b)->Get("/w/3/249");
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    EXPECT_EQ(kv->value, value);
   }
   std::filesystem::remove_all(dir);
 }

@@ -231,6 +231,13 @@ class SqliteBackend final : public Backend {
     }
     qcv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    {
+      std::lock_guard l(ckpt_mu_);
+      ckpt_stop_ = true;
+    }
+    ckpt_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    sqlite3_close_v2(cdb_);
     if (hub_) hub_->Close();
     {
       std::lock_guard l(pool_mu_);
@@ -254,6 +261,7 @@ class SqliteBackend final : public Backend {
       if (mode != "wal") return absl::InternalError("sqlite: cannot enable WAL journal mode");
     }
     KORRAL_RETURN_IF_ERROR(ExecSql(wdb_, kSchema));
+    KORRAL_RETURN_IF_ERROR(ExecSql(wdb_, "PRAGMA journal_size_limit=67108864;"));
     KORRAL_RETURN_IF_ERROR(w_.Init(wdb_));
     // Restore the revision counters.
     {
@@ -274,6 +282,19 @@ class SqliteBackend final : public Backend {
     }
     hub_ = WatchHub::Create({.max_buffered_events = opts_.max_buffered_watch_events},
                             writer_revision_);
+    if (opts_.checkpoint_wal_pages > 0) {
+      // Checkpoint from a background connection instead of inside the commit that crosses the
+      // threshold (sqlite's autocheckpoint), so that no write pays for copying the WAL back.
+      KORRAL_ASSIGN_OR_RETURN(cdb_, OpenConnection(opts_, /*reader=*/false));
+      sqlite3_wal_hook(
+          wdb_,
+          [](void* arg, sqlite3*, const char*, int pages) {
+            static_cast<SqliteBackend*>(arg)->OnWalCommit(pages);
+            return SQLITE_OK;
+          },
+          this);
+      checkpointer_ = std::thread([this] { CheckpointLoop(); });
+    }
     writer_ = std::thread([this] { WriterLoop(); });
     KLOG(Info, "sqlite storage opened at {} (revision {}, compacted at {})", opts_.path,
          writer_revision_, compact_revision_.load());
@@ -472,6 +493,7 @@ class SqliteBackend final : public Backend {
         RunWrites(&batch[i], j - i);
         i = j;
       }
+      MaybeCatchUpCheckpoint();
     }
   }
 
@@ -613,6 +635,47 @@ class SqliteBackend final : public Backend {
     op.status = absl::OkStatus();
   }
 
+  // Writer thread, after each commit: the WAL now holds `pages` pages.
+  void OnWalCommit(int pages) {
+    wal_pages_ = static_cast<size_t>(pages);
+    if (wal_pages_ < opts_.checkpoint_wal_pages) return;
+    {
+      std::lock_guard l(ckpt_mu_);
+      if (ckpt_wanted_) return;
+      ckpt_wanted_ = true;
+    }
+    ckpt_cv_.notify_one();
+  }
+
+  // Writer thread, between batches. The background checkpoint copies most of the WAL but,
+  // with writes arriving meanwhile, never all of it, and SQLite rewinds the WAL only once
+  // every frame has been copied back. So when the WAL has grown past twice the threshold, the
+  // writer copies the remainder itself (a small amount, since the background did the bulk)
+  // and the next transaction starts the WAL over.
+  void MaybeCatchUpCheckpoint() {
+    if (opts_.checkpoint_wal_pages == 0 || wal_pages_ < 2 * opts_.checkpoint_wal_pages) return;
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(wdb_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc == SQLITE_OK && log == done) wal_pages_ = 0;
+  }
+
+  void CheckpointLoop() {
+    std::unique_lock l(ckpt_mu_);
+    for (;;) {
+      ckpt_cv_.wait(l, [&] { return ckpt_stop_ || ckpt_wanted_; });
+      if (ckpt_stop_) return;
+      l.unlock();
+      // PASSIVE never blocks the writer (nor waits for it).
+      int log = 0, done = 0;
+      int rc = sqlite3_wal_checkpoint_v2(cdb_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        KLOG(Warning, "sqlite checkpoint failed: {}", sqlite3_errmsg(cdb_));
+      }
+      l.lock();
+      ckpt_wanted_ = false;
+    }
+  }
+
   // Runs fn(current_revision, compact_revision) inside one read transaction (one snapshot).
   template <typename Fn>
   absl::Status ReadTxn(Reader& reader, Fn&& fn) {
@@ -684,6 +747,14 @@ class SqliteBackend final : public Backend {
   std::deque<Op*> queue_;
   bool stopping_ = false;
   std::thread writer_;
+
+  sqlite3* cdb_ = nullptr;  // checkpointer thread only
+  std::thread checkpointer_;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_wanted_ = false;
+  bool ckpt_stop_ = false;
+  size_t wal_pages_ = 0;  // writer thread only: WAL size after the last commit
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Reader>> idle_readers_;

@@ -46,6 +46,11 @@ struct SqliteOptions {
   size_t max_idle_readers = 4;
   // Per-watch limit of undelivered events.
   size_t max_buffered_watch_events = 100000;
+  // When a commit leaves more than this many pages in the WAL, a background thread copies them
+  // back into the database (a PASSIVE checkpoint, which never blocks writers). Past twice
+  // this, the writer copies the few remaining pages itself between two batches so that the
+  // WAL can start over. 0 keeps SQLite's own autocheckpoint inside commits.
+  size_t checkpoint_wal_pages = 1000;
   // SQLite page cache per connection, in KiB.
   int cache_size_kib = 16 * 1024;
 };
