@@ -89,8 +89,9 @@ struct ResourceType {
   std::function<Json(const Json& obj, std::chrono::system_clock::time_point now)> row_cells;
 };
 
-// Every built-in resource type, in discovery order (core first, then groups alphabetically as
-// upstream's aggregated discovery lists them).
+// Every built-in resource type, in discovery order: core first, then the groups in upstream's
+// discovery priority order (apps, events.k8s.io, batch, policy, rbac.authorization.k8s.io,
+// coordination.k8s.io, discovery.k8s.io); resources alphabetical within a group.
 const std::vector<ResourceType>& AllResourceTypes();
 
 // Finds a type by group, version and plural resource name; nullptr if unknown.
