@@ -88,7 +88,8 @@ HeaderList ParseQuery(std::string_view raw) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     std::optional<std::string> k = PercentDecode(key, true);
     std::optional<std::string> v = PercentDecode(value, true);
     if (!k || !v) continue;

@@ -21,15 +21,16 @@ TEST(PercentDecodeTest, DecodesAndRejects) {
 }
 
 TEST(ParseQueryTest, SplitsDecodesKeepsOrderAndRepeats) {
-  EXPECT_THAT(ParseQuery("a=1&b=x+y&command=ls&command=-l&flag&&c=%3D%26&bad=%zz&=empty"),
-              ElementsAre(Pair("a", "1"), Pair("b", "x y"), Pair("command", "ls"),
-                          Pair("command", "-l"), Pair("flag", ""), Pair("c", "=&"),
-                          Pair("", "empty")));
+  EXPECT_THAT(
+      ParseQuery("a=1&b=x+y&command=ls&command=-l&flag&&c=%3D%26&bad=%zz&=empty"),
+      ElementsAre(Pair("a", "1"), Pair("b", "x y"), Pair("command", "ls"), Pair("command", "-l"),
+                  Pair("flag", ""), Pair("c", "=&"), Pair("", "empty")));
 }
 
 TEST(ParseTargetTest, Forms) {
   Request r;
-  ASSERT_TRUE(ParseTarget("/api/v1/namespaces/a%2Fb/pods?limit=500&labelSelector=app%3Dweb", &r).ok());
+  ASSERT_TRUE(
+      ParseTarget("/api/v1/namespaces/a%2Fb/pods?limit=500&labelSelector=app%3Dweb", &r).ok());
   EXPECT_EQ(r.path, "/api/v1/namespaces/a/b/pods");
   EXPECT_EQ(r.Query("limit"), "500");
   EXPECT_EQ(r.Query("labelSelector"), "app=web");
@@ -66,7 +67,8 @@ TEST(ParseRequestBytesTest, FullRequest) {
 
 TEST(ParseRequestBytesTest, ChunkedBody) {
   auto r = ParseRequestBytes(
-      "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+      "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
       1024, 8192);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->body, "abcde");
@@ -75,10 +77,10 @@ TEST(ParseRequestBytesTest, ChunkedBody) {
 TEST(ParseRequestBytesTest, Errors) {
   EXPECT_EQ(HttpStatusFor(ParseRequestBytes("GARBAGE\r\n\r\n", 1024, 8192).status()), 400);
   EXPECT_EQ(HttpStatusFor(ParseRequestBytes("GET /x HTTP/9.9\r\n\r\n", 1024, 8192).status()), 400);
-  EXPECT_EQ(HttpStatusFor(
-                ParseRequestBytes("GET /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 1024, 8192)
-                    .status()),
-            400);
+  EXPECT_EQ(
+      HttpStatusFor(
+          ParseRequestBytes("GET /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 1024, 8192).status()),
+      400);
   EXPECT_EQ(HttpStatusFor(ParseRequestBytes("GET /%zz HTTP/1.1\r\n\r\n", 1024, 8192).status()),
             400);
   EXPECT_EQ(HttpStatusFor(

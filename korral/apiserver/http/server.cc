@@ -37,10 +37,9 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -64,6 +63,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::seconds kShutdownTimeout{5};
 constexpr size_t kProbeReadBytes = 512;
+constexpr size_t kHeaderReadBytes = 4096;
+constexpr size_t kBodyReadBytes = 16 * 1024;
 constexpr size_t kMaxPipelinedWhileStreaming = 64 * 1024;
 
 Response DefaultErrorResponse(int code, std::string_view message) {
@@ -82,10 +83,13 @@ Response DefaultErrorResponse(int code, std::string_view message) {
       reason = "";
   }
   nlohmann::json status = {
-      {"kind", "Status"},      {"apiVersion", "v1"},
+      {"kind", "Status"},
+      {"apiVersion", "v1"},
       {"metadata", nlohmann::json::object()},
-      {"status", "Failure"},   {"message", std::string(message)},
-      {"reason", reason},      {"code", code},
+      {"status", "Failure"},
+      {"message", std::string(message)},
+      {"reason", reason},
+      {"code", code},
   };
   Response r;
   r.status = code;
@@ -126,7 +130,8 @@ std::optional<ClientCertificate> VerifiedClientCert(SSL* ssl) {
 }
 
 std::string FormatEndpoint(const tcp::endpoint& ep) {
-  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  if (ep.address().is_v6())
+    return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
@@ -284,9 +289,7 @@ class ServerImpl : public Server {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(ServerImpl* server, tcp::socket socket)
-      : server_(server),
-        timer_(socket.get_executor()),
-        stream_(std::move(socket), server->tls()) {
+      : server_(server), timer_(socket.get_executor()), stream_(std::move(socket), server->tls()) {
     boost::system::error_code ec;
     tcp::endpoint ep = beast::get_lowest_layer(stream_).remote_endpoint(ec);
     if (!ec) remote_ = FormatEndpoint(ep);
@@ -346,22 +349,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // ---- requests ----
+  // Reads raw bytes into buffer_ and feeds the parser by hand (rather than
+  // beast::http::async_read_some, which completes only once the parser makes progress), so
+  // that the header deadline starts with the request's first byte.
   void DoRead() {
     if (closed_) return;
     if (buffer_.size() == 0) buffer_.shrink_to_fit();
     parser_.emplace();
     internal::ConfigureParser(*parser_, server_->options().max_body_bytes,
                               server_->options().max_header_bytes);
+    parser_->eager(true);
     header_started_ = false;
     continue_sent_ = false;
-    MaybeStartHeaderClock();
-    ReadSome();
-  }
-  void MaybeStartHeaderClock() {
-    if (!header_started_ && (buffer_.size() > 0 || parser_->got_some())) {
-      header_started_ = true;
-      header_deadline_ = Clock::now() + server_->options().request_timeout;
-    }
+    Parse();
   }
   void ReadSome() {
     if (parser_->is_header_done()) {
@@ -371,18 +371,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } else {
       ArmTimer(server_->options().idle_timeout);
     }
-    bhttp::async_read_some(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-          self->OnRead(ec);
+    size_t want = parser_->is_header_done() ? kBodyReadBytes : kHeaderReadBytes;
+    stream_.async_read_some(
+        buffer_.prepare(want),
+        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+          if (self->closed_) return;
+          self->buffer_.commit(n);
+          if (ec) {
+            // EOF, reset, TLS truncation, timeout: nothing to answer.
+            self->Close();
+            return;
+          }
+          self->Parse();
         });
   }
-  void OnRead(const boost::system::error_code& ec) {
-    if (closed_) return;
-    MaybeStartHeaderClock();
-    if (ec == bhttp::error::need_more) {
-      ReadSome();
-      return;
+  void Parse() {
+    boost::system::error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
+    }
+    if (!header_started_ && (buffer_.size() > 0 || parser_->got_some())) {
+      header_started_ = true;
+      header_deadline_ = Clock::now() + server_->options().request_timeout;
     }
     if (ec) {
       absl::Status st = internal::ClassifyReadError(ec);
@@ -392,6 +408,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       } else {
         DisarmTimer();
         keep_alive_ = false;
+        head_ = false;
         SendResponse(server_->options().error_response(code, std::string(st.message())));
       }
       return;
@@ -403,15 +420,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (expect != parser_->get().end() &&
             beast::iequals(expect->value(), std::string_view("100-continue"))) {
           static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          asio::async_write(stream_, asio::buffer(kContinue),
-                            [self = shared_from_this()](const boost::system::error_code& ec,
-                                                        size_t) {
-                              if (ec) {
-                                self->Close();
-                              } else if (!self->closed_) {
-                                self->ReadSome();
-                              }
-                            });
+          ArmTimer(server_->options().request_timeout);
+          asio::async_write(
+              stream_, asio::buffer(kContinue),
+              [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                if (self->closed_) return;
+                if (ec) {
+                  self->Close();
+                } else {
+                  self->ReadSome();
+                }
+              });
           return;
         }
       }
@@ -426,6 +445,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_.reset();
     if (!st.ok()) {
       keep_alive_ = false;
+      head_ = false;
       SendResponse(server_->options().error_response(400, std::string(st.message())));
       return;
     }
@@ -433,11 +453,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.client_cert = client_cert_;
     if (buffer_.size() == 0) buffer_.shrink_to_fit();
     server_->RunHandler(std::move(request), [self = shared_from_this()](Response response) {
-      asio::post(self->stream_.get_executor(),
-                 [self, response = std::move(response)]() mutable {
-                   self->SendResponse(std::move(response));
-                   self->server_->HandlerFinished();
-                 });
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->SendResponse(std::move(response));
+        self->server_->HandlerFinished();
+      });
     });
   }
 
@@ -474,19 +493,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     head_ = false;
     ArmTimer(server_->options().request_timeout);
-    bhttp::async_write(stream_, *msg,
-                       [self = shared_from_this(), msg, keep](const boost::system::error_code& ec,
-                                                              size_t) {
-                         if (self->closed_) return;
-                         self->DisarmTimer();
-                         if (ec) {
-                           self->Close();
-                         } else if (keep) {
-                           self->DoRead();
-                         } else {
-                           self->GracefulClose();
-                         }
-                       });
+    bhttp::async_write(
+        stream_, *msg,
+        [self = shared_from_this(), msg, keep](const boost::system::error_code& ec, size_t) {
+          if (self->closed_) return;
+          self->DisarmTimer();
+          if (ec) {
+            self->Close();
+          } else if (keep) {
+            self->DoRead();
+          } else {
+            self->GracefulClose();
+          }
+        });
   }
 
   void StartStream(Response response, int status, bool keep) {
@@ -518,8 +537,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
             return;
           }
           self->writer_->MarkStartPosted();
-          self->server_->PostToPool(
-              [body = self->stream_body_, writer = self->writer_] { writer->RunStart(body, writer); });
+          self->server_->PostToPool([body = self->stream_body_, writer = self->writer_] {
+            writer->RunStart(body, writer);
+          });
           self->StartProbe();
           self->FlushStream();
         });
@@ -554,23 +574,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (out->empty()) return;
     stream_writing_ = true;
     ArmTimer(server_->options().request_timeout);
-    asio::async_write(stream_, asio::buffer(*out),
-                      [self = shared_from_this(), out, payload](const boost::system::error_code& ec,
-                                                                size_t) {
-                        self->stream_writing_ = false;
-                        if (self->closed_) return;
-                        self->DisarmTimer();
-                        if (ec) {
-                          self->Close();
-                          return;
-                        }
-                        self->writer_->Sent(payload);
-                        if (self->final_sent_) {
-                          self->EndStream();
-                        } else {
-                          self->FlushStream();
-                        }
-                      });
+    asio::async_write(
+        stream_, asio::buffer(*out),
+        [self = shared_from_this(), out, payload](const boost::system::error_code& ec, size_t) {
+          self->stream_writing_ = false;
+          if (self->closed_) return;
+          self->DisarmTimer();
+          if (ec) {
+            self->Close();
+            return;
+          }
+          self->writer_->Sent(payload);
+          if (self->final_sent_) {
+            self->EndStream();
+          } else {
+            self->FlushStream();
+          }
+        });
   }
 
   void EndStream() {
@@ -619,9 +639,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void GracefulClose() {
     if (closed_) return;
     ArmTimer(kShutdownTimeout);
-    stream_.async_shutdown([self = shared_from_this()](const boost::system::error_code&) {
-      self->Close();
-    });
+    stream_.async_shutdown(
+        [self = shared_from_this()](const boost::system::error_code&) { self->Close(); });
   }
 
   void Close() {
@@ -714,8 +733,8 @@ absl::Status ServerImpl::Start() {
   tls_ = std::make_unique<ssl::context>(ssl::context::tls_server);
   SSL_CTX* ctx = tls_->native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   boost::system::error_code ec;
   tls_->use_certificate_chain(asio::buffer(options_.cert_pem), ec);
@@ -774,26 +793,26 @@ absl::Status ServerImpl::Start() {
 }
 
 void ServerImpl::DoAccept() {
-  acceptor_->async_accept(asio::make_strand(*ioc_), [this](const boost::system::error_code& ec,
-                                                           tcp::socket socket) {
-    if (stopping_) return;
-    if (ec) {
-      KLOG(Warning, "http: accept failed: {}", ec.message());
-      accept_retry_->expires_after(std::chrono::milliseconds(100));
-      accept_retry_->async_wait([this](const boost::system::error_code& ec) {
-        if (!ec && !stopping_) DoAccept();
+  acceptor_->async_accept(
+      asio::make_strand(*ioc_), [this](const boost::system::error_code& ec, tcp::socket socket) {
+        if (stopping_) return;
+        if (ec) {
+          KLOG(Warning, "http: accept failed: {}", ec.message());
+          accept_retry_->expires_after(std::chrono::milliseconds(100));
+          accept_retry_->async_wait([this](const boost::system::error_code& ec) {
+            if (!ec && !stopping_) DoAccept();
+          });
+          return;
+        }
+        socket.set_option(tcp::no_delay(true));
+        auto conn = std::make_shared<Connection>(this, std::move(socket));
+        {
+          absl::MutexLock lock(&mu_);
+          connections_.emplace(conn.get(), conn);
+        }
+        conn->Run();
+        DoAccept();
       });
-      return;
-    }
-    socket.set_option(tcp::no_delay(true));
-    auto conn = std::make_shared<Connection>(this, std::move(socket));
-    {
-      absl::MutexLock lock(&mu_);
-      connections_.emplace(conn.get(), conn);
-    }
-    conn->Run();
-    DoAccept();
-  });
 }
 
 void ServerImpl::Stop() {

@@ -38,14 +38,14 @@ struct ClientCertificate {
 };
 
 struct Request {
-  std::string method;                // "GET", "POST", ...
-  std::string target;                // raw request target, e.g. "/api/v1/pods?limit=500"
-  std::string path;                  // percent-decoded path without the query
-  HeaderList query;                  // decoded query parameters, in order, repeats kept
-  HeaderList headers;                // as received; names compare case-insensitively
-  std::string body;                  // whole body (bounded by max_body_bytes)
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target, e.g. "/api/v1/pods?limit=500"
+  std::string path;    // percent-decoded path without the query
+  HeaderList query;    // decoded query parameters, in order, repeats kept
+  HeaderList headers;  // as received; names compare case-insensitively
+  std::string body;    // whole body (bounded by max_body_bytes)
   std::optional<ClientCertificate> client_cert;  // set when a verified client cert was shown
-  std::string remote_address;        // "ip:port"
+  std::string remote_address;                    // "ip:port"
 
   // First header with this name (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;

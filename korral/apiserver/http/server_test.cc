@@ -2,9 +2,12 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,8 +16,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -64,29 +65,31 @@ const Pki& TestPki() {
 class TestClient {
  public:
   explicit TestClient(uint16_t port, const pki::CertKeyPair* client_cert = nullptr)
-      : tls_(ssl::context::tls_client), stream_(ioc_, tls_) {
+      : tls_(ssl::context::tls_client) {
     tls_.add_certificate_authority(asio::buffer(TestPki().ca.cert_pem));
     tls_.set_verify_mode(ssl::verify_peer);
     if (client_cert != nullptr) {
       tls_.use_certificate_chain(asio::buffer(client_cert->cert_pem));
       tls_.use_private_key(asio::buffer(client_cert->key_pem), ssl::context::pem);
     }
-    stream_.set_verify_callback(ssl::host_name_verification("127.0.0.1"));
+    // The SSL object copies the context's settings when created: configure first.
+    stream_.emplace(ioc_, tls_);
+    stream_->set_verify_callback(ssl::host_name_verification("127.0.0.1"));
     port_ = port;
   }
 
   boost::system::error_code Connect() {
     boost::system::error_code ec;
-    boost::beast::get_lowest_layer(stream_).connect(
+    boost::beast::get_lowest_layer(*stream_).connect(
         tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
     if (ec) return ec;
-    stream_.handshake(ssl::stream_base::client, ec);
+    stream_->handshake(ssl::stream_base::client, ec);
     return ec;
   }
 
   boost::system::error_code SendRaw(std::string_view bytes) {
     boost::system::error_code ec;
-    asio::write(stream_, asio::buffer(bytes.data(), bytes.size()), ec);
+    asio::write(*stream_, asio::buffer(bytes.data(), bytes.size()), ec);
     return ec;
   }
 
@@ -103,7 +106,7 @@ class TestClient {
       req.prepare_payload();
     }
     boost::system::error_code ec;
-    bhttp::write(stream_, req, ec);
+    bhttp::write(*stream_, req, ec);
     return ec;
   }
 
@@ -111,7 +114,7 @@ class TestClient {
   bhttp::response<bhttp::string_body> Read(boost::system::error_code* ec_out = nullptr) {
     bhttp::response<bhttp::string_body> res;
     boost::system::error_code ec;
-    bhttp::read(stream_, buffer_, res, ec);
+    bhttp::read(*stream_, buffer_, res, ec);
     if (ec_out != nullptr) *ec_out = ec;
     if (ec) res.result(0u);
     return res;
@@ -124,26 +127,31 @@ class TestClient {
     return Read();
   }
 
-  // True once the server has closed the connection (reads hit EOF or an error).
+  // Reads (and drops) whatever arrives until the server closes the connection; false if more
+  // than 1 MiB arrives first.
   bool ReadsEof() {
-    char byte;
-    boost::system::error_code ec;
-    stream_.read_some(asio::buffer(&byte, 1), ec);
-    return static_cast<bool>(ec);
+    char buf[4096];
+    size_t total = 0;
+    while (total < (1 << 20)) {
+      boost::system::error_code ec;
+      total += stream_->read_some(asio::buffer(buf), ec);
+      if (ec) return true;
+    }
+    return false;
   }
 
   void CloseSocket() {
     boost::system::error_code ignored;
-    boost::beast::get_lowest_layer(stream_).close(ignored);
+    boost::beast::get_lowest_layer(*stream_).close(ignored);
   }
 
-  ssl::stream<tcp::socket>& stream() { return stream_; }
+  ssl::stream<tcp::socket>& stream() { return *stream_; }
   boost::beast::flat_buffer& buffer() { return buffer_; }
 
  private:
   asio::io_context ioc_;
   ssl::context tls_;
-  ssl::stream<tcp::socket> stream_;
+  std::optional<ssl::stream<tcp::socket>> stream_;
   boost::beast::flat_buffer buffer_;
   uint16_t port_ = 0;
 };
@@ -239,17 +247,19 @@ TEST_F(ServerTest, QueryAndPathDecoding) {
   });
   TestClient c(server_->port());
   ASSERT_FALSE(c.Connect());
-  auto res = c.RoundTrip("GET", "/api/v1/namespaces/a%20b/pods?labelSelector=app%3Dweb&x=1+2&"
-                                "command=ls&command=-l&empty");
+  auto res = c.RoundTrip("GET",
+                         "/api/v1/namespaces/a%20b/pods?labelSelector=app%3Dweb&x=1+2&"
+                         "command=ls&command=-l&empty");
   ASSERT_EQ(res.result_int(), 200);
   absl::MutexLock lock(&mu);
   EXPECT_EQ(seen.method, "GET");
-  EXPECT_EQ(seen.target,
-            "/api/v1/namespaces/a%20b/pods?labelSelector=app%3Dweb&x=1+2&command=ls&command=-l&empty");
+  EXPECT_EQ(
+      seen.target,
+      "/api/v1/namespaces/a%20b/pods?labelSelector=app%3Dweb&x=1+2&command=ls&command=-l&empty");
   EXPECT_EQ(seen.path, "/api/v1/namespaces/a b/pods");
-  EXPECT_THAT(seen.query, ElementsAre(Pair("labelSelector", "app=web"), Pair("x", "1 2"),
-                                      Pair("command", "ls"), Pair("command", "-l"),
-                                      Pair("empty", "")));
+  EXPECT_THAT(seen.query,
+              ElementsAre(Pair("labelSelector", "app=web"), Pair("x", "1 2"), Pair("command", "ls"),
+                          Pair("command", "-l"), Pair("empty", "")));
   EXPECT_THAT(seen.QueryAll("command"), ElementsAre("ls", "-l"));
   EXPECT_EQ(seen.Header("HOST"), "127.0.0.1");
   EXPECT_THAT(seen.remote_address, HasSubstr("127.0.0.1:"));
@@ -271,9 +281,9 @@ TEST_F(ServerTest, KeepAliveAndPipelining) {
     EXPECT_TRUE(res.keep_alive());
   }
   // Three pipelined requests in one write come back in order.
-  ASSERT_FALSE(c.SendRaw(
-      "GET /p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p2 HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /p3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  ASSERT_FALSE(
+      c.SendRaw("GET /p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /p3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   EXPECT_EQ(c.Read().body(), "/p1");
   EXPECT_EQ(c.Read().body(), "/p2");
   auto last = c.Read();
