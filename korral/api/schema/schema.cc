@@ -116,7 +116,8 @@ class Parser {
       s.type = Type::kObject;
       s.additional_properties = std::make_shared<Schema>(TypeExpr(t));
     } else if (!Primitive(t, &s)) {
-      if (t.empty() || !std::isupper(static_cast<unsigned char>(t[t.find('.') + 1]))) {
+      size_t first = t.find('.') == std::string_view::npos ? 0 : t.find('.') + 1;
+      if (first >= t.size() || !std::isupper(static_cast<unsigned char>(t[first]))) {
         Error(internal::Cat("bad type expression '", t, "'"));
       }
       s.ref = Qualify(t);

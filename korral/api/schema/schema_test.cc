@@ -109,6 +109,9 @@ TEST(SchemaTest, OpenApiRenderingUsesAllOfRefs) {
 TEST(SchemaTest, EveryNamedTypeHasADescription) {
   for (const Schema* s : AllSchemas()) {
     EXPECT_FALSE(s->description.empty()) << s->name;
+    for (const Property& p : s->properties) {
+      EXPECT_FALSE(p.schema.description.empty()) << s->name << "." << p.name;
+    }
   }
 }
 
