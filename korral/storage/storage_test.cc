@@ -6,6 +6,8 @@
 #include <mutex>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include <gtest/gtest.h>
 
 #include "korral/storage/memory/memory.h"
@@ -141,6 +143,59 @@ TEST(SqliteBackendTest, BackgroundCheckpointKeepsTheWalSmall) {
     auto kv = (*b)->Get("/w/3/249");
     ASSERT_TRUE(kv.ok()) << kv.status();
     EXPECT_EQ(kv->value, value);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace korral::storage
+
+namespace korral::storage {
+namespace {
+
+int64_t CountRows(const std::string& path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM kv", -1, &s, nullptr), SQLITE_OK);
+  int64_t n = -1;
+  if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST(SqliteBackendTest, CompactionInSmallWindowsDeletesSupersededRows) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("korral_storage_compact_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "db").string();
+  {
+    SqliteOptions opts;
+    opts.path = path;
+    opts.compact_window = 7;
+    auto opened = OpenSqliteBackend(opts);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    Backend& b = **opened;
+    for (int k = 0; k < 20; ++k) {
+      const std::string key = "/c/" + std::to_string(k);
+      ASSERT_TRUE(b.Create(key, "v0").ok());
+      for (int u = 1; u <= 3; ++u) ASSERT_TRUE(b.Update(key, "v" + std::to_string(u), 0).ok());
+    }
+    for (int k = 0; k < 5; ++k) ASSERT_TRUE(b.Delete("/c/" + std::to_string(k), 0).ok());
+    const int64_t mid = b.CurrentRevision();
+    ASSERT_TRUE(b.Update("/c/10", "after", 0).ok());
+    EXPECT_EQ(CountRows(path), 20 * 4 + 5 + 1);
+    ASSERT_TRUE(b.Compact(mid).ok());
+    // Kept: the 15 keys live at `mid` (one row each), the deletion at `mid` itself (a watch
+    // from `mid` must still see it) and the update after it.
+    EXPECT_EQ(CountRows(path), 15 + 1 + 1);
+    RangeRequest all{.start = "/c/", .end = PrefixEnd("/c/"), .revision = mid};
+    auto r = b.Range(all);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->kvs.size(), 15u);
+    for (const auto& kv : r->kvs) EXPECT_EQ(kv.value, "v3");
   }
   std::filesystem::remove_all(dir);
 }

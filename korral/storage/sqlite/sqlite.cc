@@ -424,7 +424,7 @@ class SqliteBackend final : public Backend {
  private:
   struct WriterStmts {
     Stmt begin, commit, rollback, get_current, get_value, insert_kv, upsert_current, delete_current,
-        set_meta, compact;
+        set_meta, compact, min_revision;
     absl::Status Init(sqlite3* db) {
       KORRAL_RETURN_IF_ERROR(begin.Prepare(db, "BEGIN IMMEDIATE"));
       KORRAL_RETURN_IF_ERROR(commit.Prepare(db, "COMMIT"));
@@ -446,11 +446,14 @@ class SqliteBackend final : public Backend {
           set_meta.Prepare(db,
                            "INSERT INTO meta(name, value) VALUES(?1, ?2) "
                            "ON CONFLICT(name) DO UPDATE SET value = excluded.value"));
-      KORRAL_RETURN_IF_ERROR(
-          compact.Prepare(db,
-                          "DELETE FROM kv WHERE revision < ?1 AND (deleted = 1 OR EXISTS ("
-                          "SELECT 1 FROM kv AS n WHERE n.key = kv.key AND n.revision > kv.revision "
-                          "AND n.revision <= ?1))"));
+      // Rows in [?2, ?3) below the compact revision ?1 that are tombstones or superseded by a
+      // later row at or below ?1.
+      KORRAL_RETURN_IF_ERROR(compact.Prepare(
+          db,
+          "DELETE FROM kv WHERE revision >= ?2 AND revision < ?3 AND revision < ?1 AND "
+          "(deleted = 1 OR EXISTS (SELECT 1 FROM kv AS n WHERE n.key = kv.key "
+          "AND n.revision > kv.revision AND n.revision <= ?1))"));
+      KORRAL_RETURN_IF_ERROR(min_revision.Prepare(db, "SELECT IFNULL(MIN(revision), 1) FROM kv"));
       return absl::OkStatus();
     }
   };
@@ -473,8 +476,13 @@ class SqliteBackend final : public Backend {
     for (;;) {
       {
         std::unique_lock l(qmu_);
-        qcv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping and drained
+        qcv_.wait(l, [&] { return stopping_ || !queue_.empty() || CompactPending(); });
+        if (queue_.empty() && stopping_) {
+          // Drained. A pending compaction resumes with the next Compact after a restart; the
+          // compact revision itself is already recorded.
+          for (Op* op : compact_waiters_) op->done.release();
+          return;
+        }
         size_t n = std::min(queue_.size(), opts_.max_batch_ops);
         batch.assign(queue_.begin(), queue_.begin() + n);
         queue_.erase(queue_.begin(), queue_.begin() + n);
@@ -483,8 +491,7 @@ class SqliteBackend final : public Backend {
       size_t i = 0;
       while (i < batch.size()) {
         if (batch[i]->kind == Op::Kind::kCompact) {
-          RunCompact(*batch[i]);
-          batch[i]->done.release();
+          if (RunCompact(*batch[i])) batch[i]->done.release();
           ++i;
           continue;
         }
@@ -493,6 +500,8 @@ class SqliteBackend final : public Backend {
         RunWrites(&batch[i], j - i);
         i = j;
       }
+      batch.clear();
+      CompactStep();
       MaybeCatchUpCheckpoint();
     }
   }
@@ -605,34 +614,60 @@ class SqliteBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  void RunCompact(Op& op) {
+  // Records the new compact revision (from then on reads and watches below it fail with
+  // OutOfRange, so the history rows below it are unreachable) and schedules their deletion,
+  // which CompactStep() then does in small transactions between write batches. Returns true
+  // when op is finished; otherwise it is acknowledged when the deletion is complete.
+  bool RunCompact(Op& op) {
     const int64_t target = op.expected;
     if (target > writer_revision_) {
       op.status = absl::OutOfRangeError("compact revision is in the future");
-      return;
+      return true;
     }
     if (target <= compact_revision_.load()) {
       op.status = absl::OkStatus();
-      return;
+      return true;
     }
-    absl::Status st = w_.begin.Exec("begin");
-    if (st.ok()) {
-      w_.compact.BindInt(1, target);
-      st = w_.compact.Exec("compact");
-    }
-    if (st.ok()) {
-      w_.set_meta.BindBlob(1, "compact_revision");
-      w_.set_meta.BindInt(2, target);
-      st = w_.set_meta.Exec("set compact_revision");
-    }
-    if (st.ok()) st = w_.commit.Exec("commit");
+    w_.set_meta.BindBlob(1, "compact_revision");
+    w_.set_meta.BindInt(2, target);
+    absl::Status st = w_.set_meta.Exec("set compact_revision");  // autocommit
     if (!st.ok()) {
-      if (!sqlite3_get_autocommit(wdb_)) (void)w_.rollback.Exec("rollback");
       op.status = st;
-      return;
+      return true;
     }
     compact_revision_.store(target);
+    if (compact_next_ == 0) {
+      Stmt& s = w_.min_revision;
+      ResetOnExit r(s);
+      compact_next_ = s.Step() == SQLITE_ROW ? std::max<int64_t>(1, s.Int(0)) : 1;
+    }
+    compact_target_ = target;
     op.status = absl::OkStatus();
+    compact_waiters_.push_back(&op);
+    return false;
+  }
+
+  bool CompactPending() const { return compact_next_ != 0; }
+
+  // Deletes the superseded history rows of one window of revisions below compact_target_.
+  void CompactStep() {
+    if (!CompactPending()) return;
+    const int64_t hi = std::min(compact_target_, compact_next_ + opts_.compact_window);
+    w_.compact.BindInt(1, compact_target_);
+    w_.compact.BindInt(2, compact_next_);
+    w_.compact.BindInt(3, hi);
+    absl::Status st = w_.compact.Exec("compact");  // autocommit: one transaction
+    if (!st.ok()) {
+      KLOG(Warning, "storage compaction step failed (will retry with the next Compact): {}",
+           st.ToString());
+      compact_next_ = 0;
+    } else {
+      compact_next_ = hi >= compact_target_ ? 0 : hi;
+    }
+    if (compact_next_ == 0) {
+      for (Op* op : compact_waiters_) op->done.release();
+      compact_waiters_.clear();
+    }
   }
 
   // Writer thread, after each commit: the WAL now holds `pages` pages.
@@ -754,7 +789,10 @@ class SqliteBackend final : public Backend {
   std::condition_variable ckpt_cv_;
   bool ckpt_wanted_ = false;
   bool ckpt_stop_ = false;
-  size_t wal_pages_ = 0;  // writer thread only: WAL size after the last commit
+  int64_t compact_target_ = 0;        // writer thread only
+  int64_t compact_next_ = 0;          // writer thread only: next revision to compact; 0 when done
+  std::vector<Op*> compact_waiters_;  // writer thread only: acknowledged when compaction ends
+  size_t wal_pages_ = 0;              // writer thread only: WAL size after the last commit
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Reader>> idle_readers_;
@@ -768,6 +806,7 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenSqliteBackend(const SqliteOptions& 
   if (options.path.empty()) return absl::InvalidArgumentError("sqlite storage: empty path");
   SqliteOptions opts = options;
   if (opts.max_batch_ops == 0) opts.max_batch_ops = 1;
+  if (opts.compact_window < 1) opts.compact_window = 1;
   auto backend = std::make_unique<SqliteBackend>(opts);
   KORRAL_RETURN_IF_ERROR(backend->Open());
   return backend;

@@ -22,8 +22,11 @@
 // database, then continues live without gap or duplicate. A watch more than
 // max_buffered_watch_events behind ends with ResourceExhausted.
 //
-// Compact(rev) deletes history rows older than rev that are superseded at rev (and tombstones
-// older than rev); it runs on the writer thread in one transaction, delaying writes meanwhile.
+// Compact(rev) first records rev as the compact revision (durably; reads and watches below it
+// fail with OutOfRange from then on); the writer thread then deletes the history rows older
+// than rev that are superseded at rev (and tombstones older than rev) in transactions of
+// compact_window revisions between write batches, so writes are never held up for long.
+// Compact returns once the deletion is done.
 // Compact at or below the current compact revision is a no-op; above CurrentRevision() it is
 // OutOfRange.
 #pragma once
@@ -51,6 +54,8 @@ struct SqliteOptions {
   // this, the writer copies the few remaining pages itself between two batches so that the
   // WAL can start over. 0 keeps SQLite's own autocheckpoint inside commits.
   size_t checkpoint_wal_pages = 1000;
+  // Revisions whose history one compaction transaction covers.
+  int64_t compact_window = 5000;
   // SQLite page cache per connection, in KiB.
   int cache_size_kib = 16 * 1024;
 };
