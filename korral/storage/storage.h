@@ -111,16 +111,22 @@ class Backend {
   // Reads one key at the current revision.
   virtual absl::StatusOr<KeyValue> Get(std::string_view key) = 0;
 
-  // Reads a key range, optionally at a past revision.
+  // Reads a key range, optionally at a past revision. OutOfRange if request.revision is
+  // below CompactRevision() or above CurrentRevision().
   virtual absl::StatusOr<RangeResponse> Range(const RangeRequest& request) = 0;
 
   // Starts watching keys with the given prefix, delivering every event whose revision is
-  // >= start_revision (0 means "from the next write on"). OutOfRange if start_revision was
-  // compacted.
+  // >= start_revision (0 means "from the next write on"; a start in the future waits for it).
+  // OutOfRange if start_revision < CompactRevision() (a watch from exactly the compact revision
+  // works). Handlers run on a backend thread, never under locks writers need; a watch that
+  // falls too far behind (backend-specific buffer limit) ends with ResourceExhausted, and
+  // closing the backend ends every watch with Cancelled.
   virtual absl::StatusOr<WatchPtr> Watch(std::string_view prefix, int64_t start_revision,
                                          WatchHandler handler) = 0;
 
-  // Drops history before revision (the state at `revision` stays readable).
+  // Drops history before revision: the state at `revision` and every event from `revision` on
+  // stay readable; Range/Watch below it return OutOfRange. OutOfRange if revision >
+  // CurrentRevision(); a revision <= CompactRevision() is a no-op returning OK.
   virtual absl::Status Compact(int64_t revision) = 0;
 
   // The revision of the last committed write (0 for an empty store).
