@@ -71,7 +71,9 @@ TEST(YamlToJson, Scalars) {
     ASSERT_TRUE(j.ok()) << c.yaml << ": " << j.status();
     EXPECT_EQ(*j, Json::parse(c.json)) << c.yaml << " -> " << j->dump();
     // Integers must stay integers (not floats).
-    if (std::string(c.json) == R"({"a":1})") EXPECT_TRUE((*j)["a"].is_number_integer());
+    if (std::string(c.json) == R"({"a":1})") {
+      EXPECT_TRUE((*j)["a"].is_number_integer());
+    }
   }
 }
 
