@@ -409,6 +409,13 @@ TEST_P(BackendConformanceTest, ConcurrentWritesAreWatchedExactlyOnceInOrder) {
 
 TEST_P(BackendConformanceTest, WatchFromPastDuringConcurrentWritesHasNoGapOrDuplicate) {
   std::atomic<bool> stop{false};
+  // Spins (bounded) until the writers reach revision r.
+  auto WaitForRevision = [&](int64_t r) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (backend().CurrentRevision() < r && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+  };
   std::vector<std::thread> writers;
   for (int t = 0; t < 4; ++t) {
     writers.emplace_back([&, t] {
@@ -423,14 +430,14 @@ TEST_P(BackendConformanceTest, WatchFromPastDuringConcurrentWritesHasNoGapOrDupl
   std::vector<WatchPtr> watches;
   std::vector<int64_t> starts;
   for (int k = 0; k < 5; ++k) {
-    while (backend().CurrentRevision() < 20 * (k + 1)) std::this_thread::yield();
+    WaitForRevision(20 * (k + 1));
     int64_t start = std::max<int64_t>(1, backend().CurrentRevision() - 10);
     collectors.push_back(std::make_unique<EventCollector>());
     ASSERT_OK_AND_ASSIGN(WatchPtr w, backend().Watch("", start, collectors.back()->Handler()));
     watches.push_back(std::move(w));
     starts.push_back(start);
   }
-  while (backend().CurrentRevision() < 150) std::this_thread::yield();
+  WaitForRevision(150);
   stop = true;
   for (auto& t : writers) t.join();
   const int64_t end = backend().CurrentRevision();
