@@ -579,7 +579,10 @@ ResourceType CoreEvents() {
     v::ValidateObjectMeta(o, true, v::IsDns1123Subdomain, &out);
     std::string ns = GetString(o, {"metadata", "namespace"});
     std::string ins = GetString(o, {"involvedObject", "namespace"});
-    if (!ins.empty() && ins != ns && ns != "default") {
+    // Events about cluster-scoped objects live in "default" (or no namespace); others must
+    // live in their object's namespace.
+    bool mismatch = ins.empty() ? (!ns.empty() && ns != "default") : ins != ns;
+    if (mismatch) {
       out.push_back(v::Invalid("involvedObject.namespace", ins, "does not match event.namespace"));
     }
     if (old != nullptr) v::ValidateObjectMetaUpdate(o, *old, &out);

@@ -380,6 +380,15 @@ TEST(ClusterScopedValidationTest, NamespacesNodesRbac) {
               HasField("FieldValueInvalid", "metadata.name"));
   EXPECT_THAT(Validate("", "nodes", {{"metadata", Meta("node-1.example", "")}}), IsEmpty());
 
+  Json node_event = {{"metadata", Meta("n1.1", "default")},
+                     {"involvedObject", {{"kind", "Node"}, {"name", "n1"}}}};
+  EXPECT_THAT(Validate("", "events", node_event), IsEmpty());
+  Json wrong_ns = {{"metadata", Meta("p.1", "default")},
+                   {"involvedObject", {{"kind", "Pod"}, {"name", "p"}, {"namespace", "team"}}}};
+  EXPECT_THAT(Validate("", "events", wrong_ns),
+              ElementsAre(CauseIs("FieldValueInvalid", "involvedObject.namespace",
+                                  "Invalid value: \"team\": does not match event.namespace")));
+
   Json role = {{"metadata", Meta("system:reader")},
                {"rules", {{{"apiGroups", {""}}, {"resources", {"pods"}}}}}};
   EXPECT_THAT(Validate("rbac.authorization.k8s.io", "roles", role),
