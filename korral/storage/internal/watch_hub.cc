@@ -215,15 +215,20 @@ void WatchHub::Close() {
   if (notifier_.joinable()) notifier_.join();
   {
     std::lock_guard l(mu_);
-    for (auto& w : watchers_) {
+    // Listed watchers, and unlisted ones still queued (e.g. ended by overflow, error not yet
+    // delivered): every active, unfinished watch gets exactly one Cancelled.
+    auto end_watch = [&](const std::shared_ptr<Watcher>& w) {
       w->listed = false;
-      if (w->finished || !w->active) continue;  // inactive ones get Cancelled in Activate
+      w->queued = false;
+      if (w->finished || !w->active) return;  // inactive ones get Cancelled in Activate
       w->finished = true;
       w->pending.clear();
       w->delivering = true;
       w->delivering_thread = std::this_thread::get_id();
       remaining.push_back(w);
-    }
+    };
+    for (auto& w : watchers_) end_watch(w);
+    for (auto& w : ready_) end_watch(w);
     watchers_.clear();
     ready_.clear();
   }
