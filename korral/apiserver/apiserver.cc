@@ -51,6 +51,8 @@ absl::Status EnsureObject(Store* store, std::string_view group, std::string_view
                           std::string_view ns, Json obj) {
   const api::ResourceType* t = api::FindResourceType(group, "v1", resource);
   if (!t) return absl::InternalError(fmt::format("unknown bootstrap resource {}", resource));
+  std::string name = obj["metadata"].value("name", "");
+  if (store->Get(*t, ns, name, std::nullopt).ok()) return absl::OkStatus();
   auto r = store->Create(*t, ns, std::move(obj), WriteOptions{});
   if (r.ok() || apierrors::IsAlreadyExists(r.status())) return absl::OkStatus();
   return r.status();
@@ -70,7 +72,7 @@ class ApiServerImpl final : public ApiServer {
     pki::PkiOptions po;
     po.bind_address = c.bind_address;
     po.extra_sans = c.tls_sans;
-    std::string tls_dir = c.data_dir + "/tls";
+    const std::string& tls_dir = c.data_dir;  // EnsureClusterPki writes DIR/tls/
     KORRAL_RETURN_IF_ERROR(pki::EnsureClusterPki(tls_dir, po));
     KORRAL_ASSIGN_OR_RETURN(pki_, pki::LoadClusterPki(tls_dir));
     // Storage.

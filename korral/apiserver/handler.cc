@@ -246,6 +246,11 @@ struct ApiHandler::Impl {
   absl::Status CheckFields(Json& obj, const api::ResourceType& type, FieldValidation fv,
                            const std::vector<std::string>& duplicates,
                            http::HeaderList* warnings) {
+    const std::string prefix = fmt::format("{} in version \"{}\" cannot be handled as a {}: ",
+                                           type.gvk.kind, type.gvk.version, type.gvk.kind);
+    if (auto type_error = schema::FindTypeError(obj, type.gvk.ApiVersion(), type.gvk.kind)) {
+      return apierrors::NewBadRequest(prefix + *type_error);
+    }
     if (fv == FieldValidation::kIgnore) {
       for (const auto& f : schema::FindUnknownFields(obj, type.gvk.ApiVersion(), type.gvk.kind))
         PruneField(obj, f);
@@ -257,7 +262,7 @@ struct ApiHandler::Impl {
     for (const auto& u : unknown) problems.push_back(fmt::format("unknown field \"{}\"", u));
     if (problems.empty()) return absl::OkStatus();
     if (fv == FieldValidation::kStrict) {
-      std::string msg = "strict decoding error: ";
+      std::string msg = prefix + "strict decoding error: ";
       for (size_t i = 0; i < problems.size(); ++i) msg += (i ? ", " : "") + problems[i];
       return apierrors::NewBadRequest(msg);
     }

@@ -373,6 +373,9 @@ absl::StatusOr<ObjectPtr> Store::Create(const api::ResourceType& type, std::stri
   }
   KORRAL_RETURN_IF_ERROR(CheckNamespace(type, ns));
   std::string key = Key(type, ns, name);
+  // Cheap early answer for the common duplicate create, before any allocation; storage's
+  // create-if-absent still decides races.
+  if (cache_->Get(key)) return apierrors::NewAlreadyExists(type.QualifiedResource(), name);
   if (write_hook_) KORRAL_RETURN_IF_ERROR(write_hook_(type, obj, nullptr, options.dry_run));
   if (options.dry_run) {
     if (cache_->Get(key)) return apierrors::NewAlreadyExists(type.QualifiedResource(), name);

@@ -61,8 +61,11 @@ class BadInputTest(harness.ServerTestCase):
         code, obj = self.status("GET", CM_PATH + "?fieldSelector=spec.nope%3Dx", ctype=None)
         self.assertEqual(code, 400)
         self.assertIn("field label not supported", obj["message"])
-        code, obj = self.status("GET", CM_PATH + "?limit=1&continue=%%%garbage", ctype=None)
+        code, obj = self.status("GET", CM_PATH + "?limit=1&continue=not-base64!!", ctype=None)
         self.assertEqual(code, 400)
+        code, obj = self.status("GET", CM_PATH + "?limit=1&continue=eyJydiI6MX0", ctype=None)
+        self.assertEqual(code, 400)
+        self.assertIn("continue key is not valid", obj["message"])
         code, obj = self.status("GET", CM_PATH + "?limit=-5", ctype=None)
         self.assertEqual(code, 400)
 
@@ -116,9 +119,12 @@ class BadInputTest(harness.ServerTestCase):
             {"metadata": {"name": "survivor"}, "data": {"a": "b"}}),
             {"Content-Type": "application/json"})
         self.assertEqual(code, 201)
-        for body in ['{', '[]', '"str"', '{"metadata": 5}', '{"data": {"a": 1}}']:
-            self.server.request("PUT", CM_PATH + "/survivor", body,
-                                {"Content-Type": "application/json"})
+        for body in ['{', '[]', '"str"', '{"metadata": 5}', '{"data": {"a": 1}}',
+                     '{"metadata": {"name": "survivor"}, "binaryData": {"k": "%%%"}}']:
+            code, _, raw = self.server.request("PUT", CM_PATH + "/survivor", body,
+                                               {"Content-Type": "application/json"})
+            self.assertEqual(code, 400, (body, raw))
+            self.assertEqual(json.loads(raw)["kind"], "Status")
         code, _, raw = self.server.request("GET", CM_PATH + "/survivor")
         self.assertEqual(code, 200)
         self.assertEqual(json.loads(raw)["data"], {"a": "b"})

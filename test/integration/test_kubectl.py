@@ -270,7 +270,7 @@ class KubectlTest(harness.ServerTestCase):
         p = self.kubectl("create", "-f", "-", input=self.pod("dup"), check=False)
         self.assertIn("AlreadyExists", p.stderr)
         self.assertIn('pods "dup" already exists', p.stderr)
-        bad = POD % {"name": "Bad_Name", "app": "x", "tier": "y"}
+        bad = POD % {"name": "Bad_Name", "app": "xx", "tier": "yy"}
         p = self.kubectl("create", "-f", "-", input=bad, check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('The Pod "Bad_Name" is invalid', p.stderr)

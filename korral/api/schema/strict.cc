@@ -1,5 +1,7 @@
 #include "korral/api/schema/strict.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <utility>
 
@@ -144,7 +146,120 @@ void Walk(const Json& v, const Schema* node, const std::string& path,
   }
 }
 
+const char* JsonTypeName(const Json& v) {
+  if (v.is_string()) return "string";
+  if (v.is_number()) return "number";
+  if (v.is_boolean()) return "bool";
+  if (v.is_array()) return "array";
+  return "object";
+}
+
+std::string GoTypeName(const Schema* s) {
+  switch (s->type) {
+    case Type::kString: return "string";
+    case Type::kInteger: return s->format == "int32" ? "int32" : "int64";
+    case Type::kNumber: return "float64";
+    case Type::kBoolean: return "bool";
+    case Type::kArray: return "[]" + (s->items ? GoTypeName(Deref(s->items.get())) : std::string("interface {}"));
+    case Type::kObject: {
+      if (s->properties.empty() && s->additional_properties) {
+        return "map[string]" + GoTypeName(Deref(s->additional_properties.get()));
+      }
+      std::string n = s->name;
+      auto dot = n.rfind('.');
+      return dot == std::string::npos ? "struct" : "v1." + n.substr(dot + 1);
+    }
+    default: return "interface {}";
+  }
+}
+
+bool IsBase64(const std::string& v) {
+  size_t n = 0;
+  for (char c : v) {
+    if (c == '=') break;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) return false;
+    ++n;
+  }
+  size_t pad = v.size() - n;
+  return pad <= 2 && v.size() % 4 == 0 &&
+         v.find_first_not_of('=', n) == std::string::npos;
+}
+
+// Returns the first mismatch below `v` as "<json type>|<field path>|<go type>".
+std::optional<std::string> CheckTypes(const Json& v, const Schema* node, const std::string& path) {
+  if (v.is_null()) return std::nullopt;
+  const Schema* s = Deref(node);
+  if (s == nullptr || s->preserve_unknown_fields) return std::nullopt;
+  if (s->int_or_string) {
+    if (v.is_string() || v.is_number_integer()) return std::nullopt;
+    return internal::Cat(JsonTypeName(v), "|", path, "|intstr.IntOrString");
+  }
+  if (s->name == "io.k8s.apimachinery.pkg.api.resource.Quantity") {
+    if (v.is_string() || v.is_number()) return std::nullopt;
+    return internal::Cat(JsonTypeName(v), "|", path, "|resource.Quantity");
+  }
+  auto mismatch = [&]() {
+    return std::optional<std::string>(internal::Cat(JsonTypeName(v), "|", path, "|", GoTypeName(s)));
+  };
+  switch (s->type) {
+    case Type::kString:
+      if (!v.is_string()) return mismatch();
+      if (s->format == "byte" && !IsBase64(v.get<std::string>())) {
+        return internal::Cat("base64|", path, "|[]byte");
+      }
+      return std::nullopt;
+    case Type::kInteger:
+      if (!v.is_number_integer()) return mismatch();
+      return std::nullopt;
+    case Type::kNumber:
+      if (!v.is_number()) return mismatch();
+      return std::nullopt;
+    case Type::kBoolean:
+      if (!v.is_boolean()) return mismatch();
+      return std::nullopt;
+    case Type::kArray:
+      if (!v.is_array()) return mismatch();
+      if (s->items) {
+        for (size_t i = 0; i < v.size(); ++i) {
+          if (auto e = CheckTypes(v[i], s->items.get(), path)) return e;
+        }
+      }
+      return std::nullopt;
+    case Type::kObject:
+      if (s->IsFreeForm()) return std::nullopt;
+      if (!v.is_object()) return mismatch();
+      for (const auto& [k, child] : v.items()) {
+        const Schema* prop = s->properties.empty() ? s->additional_properties.get()
+                                                   : s->FindProperty(k);
+        if (prop == nullptr) continue;  // unknown fields are FindUnknownFields' business
+        std::string child_path = s->properties.empty() ? path : internal::Cat(path, ".", k);
+        if (auto e = CheckTypes(child, prop, child_path)) return e;
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
+
+std::optional<std::string> FindTypeError(const Json& obj, std::string_view api_version,
+                                         std::string_view kind) {
+  const Schema* s = FindKindSchema(api_version, kind);
+  if (s == nullptr || !obj.is_object()) return std::nullopt;
+  auto e = CheckTypes(obj, s, std::string(kind));
+  if (!e) return std::nullopt;
+  auto bar1 = e->find('|');
+  auto bar2 = e->find('|', bar1 + 1);
+  std::string json_type = e->substr(0, bar1);
+  std::string field = e->substr(bar1 + 1, bar2 - bar1 - 1);
+  std::string go_type = e->substr(bar2 + 1);
+  if (json_type == "base64") {
+    return internal::Cat("illegal base64 data in field ", field);
+  }
+  return internal::Cat("json: cannot unmarshal ", json_type, " into Go struct field ", field,
+                       " of type ", go_type);
+}
 
 absl::StatusOr<StrictDecodeResult> ParseJsonStrict(std::string_view body) {
   StrictDecodeResult result;

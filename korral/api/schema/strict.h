@@ -15,6 +15,7 @@
 // Thread safety: all functions are pure and may run concurrently.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,5 +66,13 @@ std::vector<std::string> StrictDecodingWarnings(const std::vector<std::string>& 
 absl::Status NewStrictDecodingError(std::string_view kind, std::string_view version,
                                     const std::vector<std::string>& unknown_fields,
                                     const std::vector<std::string>& duplicate_fields);
+
+// The first value whose JSON type cannot be decoded into the field's Go type, as upstream's
+// decoder reports it ("json: cannot unmarshal number into Go struct field ConfigMap.data of type
+// string"); nullopt when every value fits. null fits every field (it decodes as the zero value),
+// quantities take strings and numbers, int-or-string fields take either, `format: byte` strings
+// must be base64. Unknown kinds: nullopt.
+std::optional<std::string> FindTypeError(const nlohmann::json& obj, std::string_view api_version,
+                                         std::string_view kind);
 
 }  // namespace korral::schema

@@ -359,6 +359,13 @@ TEST_F(ServerTest, MalformedRequestGets400ThenClose) {
   ASSERT_FALSE(c3.Connect());
   ASSERT_FALSE(c3.SendRaw("GET / HTTP/1.1\r\nX-Big: " + std::string(70000, 'h') + "\r\n\r\n"));
   EXPECT_EQ(c3.Read().result_int(), 431);
+
+  // A chunk-size line that never ends.
+  TestClient c4(server_->port());
+  ASSERT_FALSE(c4.Connect());
+  ASSERT_FALSE(c4.SendRaw("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;" +
+                          std::string(70000, 'e')));
+  EXPECT_EQ(c4.Read().result_int(), 400);
   EXPECT_EQ(calls.load(), 0);
 }
 
