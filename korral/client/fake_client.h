@@ -11,6 +11,8 @@
 // Selectors: label terms `k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`, `k notin (a,b)`;
 // field terms `path=v`/`path!=v` on dotted paths (metadata.name, spec.nodeName, ...).
 //
+// Not modelled: finalizers/graceful deletion, watch timeoutSeconds, field ownership for apply.
+//
 // Test hooks: InjectError, CloseWatches, Compact, Actions.
 //
 // Thread-safe. Watch callbacks run on one thread per watch.
