@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -140,6 +143,9 @@ class ApiServerImpl final : public ApiServer {
                                          "korral");
     KORRAL_RETURN_IF_ERROR(WriteFileAtomically(kubeconfig_, kc, 0600));
     KORRAL_RETURN_IF_ERROR(Bootstrap(host));
+    if (c.compaction_interval.count() > 0) {
+      compactor_ = std::thread([this, interval = c.compaction_interval] { CompactLoop(interval); });
+    }
     handler_->SetReady(true);
     KLOG(Info, "korral apiserver serving on https://{} (kubeconfig: {})", address, kubeconfig_);
     return absl::OkStatus();
@@ -148,6 +154,12 @@ class ApiServerImpl final : public ApiServer {
   void Stop() override {
     if (stopped_) return;
     stopped_ = true;
+    {
+      std::lock_guard l(compact_mu_);
+      stop_compactor_ = true;
+    }
+    compact_cv_.notify_all();
+    if (compactor_.joinable()) compactor_.join();
     if (handler_) handler_->SetReady(false);
     if (server_) server_->Stop();
     if (cache_) cache_->Stop();
@@ -161,6 +173,23 @@ class ApiServerImpl final : public ApiServer {
   std::string kubeconfig_path() const override { return kubeconfig_; }
 
  private:
+  // Like upstream's compactor: each tick compacts up to the revision seen at the previous
+  // tick, so clients always have at least one interval of history to resume from.
+  void CompactLoop(std::chrono::milliseconds interval) {
+    int64_t previous = 0;
+    std::unique_lock l(compact_mu_);
+    while (!compact_cv_.wait_for(l, interval, [this] { return stop_compactor_; })) {
+      l.unlock();
+      int64_t current = instrumented_->CurrentRevision();
+      if (previous > instrumented_->CompactRevision()) {
+        auto s = instrumented_->Compact(previous);
+        if (!s.ok()) KLOG(Warning, "compaction to {} failed: {}", previous, s.ToString());
+      }
+      previous = current;
+      l.lock();
+    }
+  }
+
   // The objects every cluster has (upstream's bootstrap controller and system namespaces).
   absl::Status Bootstrap(const std::string& host) {
     for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
@@ -212,6 +241,10 @@ class ApiServerImpl final : public ApiServer {
   std::string kubeconfig_;
   int port_ = 0;
   bool stopped_ = false;
+  std::thread compactor_;
+  std::mutex compact_mu_;
+  std::condition_variable compact_cv_;
+  bool stop_compactor_ = false;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 //   (*server)->Stop();
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct ApiServerConfig {
   std::string node_port_range = "30000-32767";
   std::vector<std::string> tls_sans;  // extra SANs for the serving certificate
   std::string storage_backend = "sqlite";  // "sqlite" or "memory"
+  // Storage history older than one interval is compacted every interval (upstream's
+  // --etcd-compaction-interval); 0 disables compaction.
+  std::chrono::milliseconds compaction_interval{std::chrono::minutes(5)};
   int io_threads = 2;
   int worker_threads = 32;
 };
