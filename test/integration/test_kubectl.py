@@ -242,6 +242,35 @@ class KubectlTest(harness.ServerTestCase):
         self.assertEqual(dep["spec"]["replicas"], 5)
         self.assertEqual(dep["metadata"]["generation"], 2)
 
+    def test_client_side_apply_cycle(self):
+        self.kubectl("create", "namespace", "applied")
+        manifest = DEPLOYMENT.replace("      - name: nginx\n        image: nginx:1.25\n",
+                                      "      - name: nginx\n        image: nginx:1.25\n"
+                                      "      - name: side\n        image: busybox:1.36\n")
+        out = self.kubectl("apply", "-n", "applied", "-f", "-", input=manifest).stdout
+        self.assertIn("deployment.apps/web created", out)
+        out = self.kubectl("apply", "-n", "applied", "-f", "-", input=manifest).stdout
+        self.assertIn("deployment.apps/web unchanged", out)
+        changed = DEPLOYMENT.replace("replicas: 2", "replicas: 4").replace("nginx:1.25",
+                                                                          "nginx:1.26")
+        out = self.kubectl("apply", "-n", "applied", "-f", "-", input=changed).stdout
+        self.assertIn("deployment.apps/web configured", out)
+        dep = self.server.kubectl_json("get", "deploy", "web", "-n", "applied")
+        self.assertEqual(dep["spec"]["replicas"], 4)
+        self.assertEqual([c["name"] for c in dep["spec"]["template"]["spec"]["containers"]],
+                         ["nginx"], "a container removed from the manifest must go")
+        self.assertEqual(dep["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.26")
+        self.assertIn("kubectl.kubernetes.io/last-applied-configuration",
+                      dep["metadata"]["annotations"])
+        out = self.kubectl("apply", "--server-side", "-n", "applied", "-f", "-",
+                           input=changed).stdout
+        self.assertIn("serverside-applied", out)
+
+    def test_explain_uses_openapi(self):
+        out = self.kubectl("explain", "pod.spec.containers.ports").stdout
+        self.assertIn("containerPort", out)
+        self.assertRegex(out, r"FIELD:\s+ports")
+
     def test_describe_pod(self):
         self.create(self.pod("desc"))
         out = self.kubectl("describe", "pod", "desc").stdout
