@@ -37,6 +37,12 @@ class RecordingSink : public WatchSink {
     cv_.wait_for(l, std::chrono::seconds(5), [&] { return events_.size() >= n; });
     return events_;
   }
+  bool OnBookmark(int64_t revision) override {
+    std::lock_guard l(mu_);
+    events_.push_back({WatchEventType::kModified, "<bookmark>", revision});
+    cv_.notify_all();
+    return true;
+  }
   bool keep_going_ = true;
   absl::Status error_;
 
@@ -147,6 +153,23 @@ TEST_F(WatchCacheTest, ResumesFromHistoryAndExpiresOldRevisions) {
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_NE(late.status().message().find("too old resource version"), std::string::npos);
+}
+
+TEST_F(WatchCacheTest, BookmarkCarriesTheRevisionAfterDeliveredEvents) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto id = cache_->Watch("/registry/pods/", cache_->Revision(), nullptr, sink);
+  ASSERT_TRUE(id.ok());
+  // A write to another resource still moves the revision a bookmark reports.
+  ASSERT_TRUE(backend_->Create("/registry/pods/ns1/bm", Obj("bm", "x")).ok());
+  auto other = backend_->Create("/registry/services/ns1/s", Obj("s", "x"));
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+  cache_->Bookmark(*id);
+  auto ev = sink->WaitFor(2);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].name, "bm");
+  EXPECT_EQ(ev[1].name, "<bookmark>");
+  EXPECT_EQ(ev[1].rv, *other);
 }
 
 TEST_F(WatchCacheTest, SinkReturningFalseEndsWatch) {
