@@ -69,6 +69,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "korral/base/status.h"
 
 namespace {
@@ -451,6 +452,40 @@ absl::StatusOr<double> WaitReady(ServerProcess& server, std::chrono::seconds tim
   return absl::DeadlineExceededError(fmt::format("/readyz not 200 within {} s; log tail:\n{}",
                                                  timeout.count(),
                                                  TailFile(server.log_path(), 2000)));
+}
+
+// Loads the CA and the admin client certificate from DIR/admin.kubeconfig (the *-data fields),
+// falling back to DIR/tls/{ca.crt,admin.crt,admin.key}.
+absl::Status LoadClientTls(const std::string& dir, ssl::context* tls) {
+  std::ifstream f(dir + "/admin.kubeconfig");
+  std::string line, ca, cert, key;
+  auto field = [&line](std::string_view name, std::string* out) {
+    size_t pos = line.find(name);
+    if (pos == std::string::npos) return;
+    std::string v = line.substr(pos + name.size());
+    v.erase(std::remove_if(v.begin(), v.end(), [](char c) { return c == '"' || c == ' '; }),
+            v.end());
+    std::string decoded;
+    if (absl::Base64Unescape(v, &decoded)) *out = decoded;
+  };
+  while (std::getline(f, line)) {
+    field("certificate-authority-data:", &ca);
+    field("client-certificate-data:", &cert);
+    field("client-key-data:", &key);
+  }
+  boost::system::error_code ec;
+  if (!ca.empty() && !cert.empty() && !key.empty()) {
+    tls->add_certificate_authority(asio::buffer(ca), ec);
+    if (!ec) tls->use_certificate_chain(asio::buffer(cert), ec);
+    if (!ec) tls->use_private_key(asio::buffer(key), ssl::context::pem, ec);
+    if (ec) return absl::FailedPreconditionError("kubeconfig TLS material: " + ec.message());
+    return absl::OkStatus();
+  }
+  tls->load_verify_file(dir + "/tls/ca.crt", ec);
+  if (!ec) tls->use_certificate_chain_file(dir + "/tls/admin.crt", ec);
+  if (!ec) tls->use_private_key_file(dir + "/tls/admin.key", ssl::context::pem, ec);
+  if (ec) return absl::FailedPreconditionError("loading " + dir + "/tls/*: " + ec.message());
+  return absl::OkStatus();
 }
 
 // ---- HTTP/1.1 over keep-alive TLS ---------------------------------------------------------------
@@ -1102,11 +1137,7 @@ struct Bench {
     fmt::print("idle RSS {:.1f} MiB\n", idle_kib / 1024.0);
 
     ssl::context tls(ssl::context::tls_client);
-    boost::system::error_code ec;
-    tls.load_verify_file(server.dir() + "/tls/ca.crt", ec);
-    if (!ec) tls.use_certificate_chain_file(server.dir() + "/tls/admin.crt", ec);
-    if (!ec) tls.use_private_key_file(server.dir() + "/tls/admin.key", ssl::context::pem, ec);
-    if (ec) return absl::FailedPreconditionError("loading client TLS material: " + ec.message());
+    KORRAL_RETURN_IF_ERROR(LoadClientTls(server.dir(), &tls));
     tls.set_verify_mode(ssl::verify_peer);
     Target target{
         tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(server.port())),
