@@ -1203,8 +1203,9 @@ struct Bench {
     const std::string target_path = pods_path + "/bench-watch-target";
     int patch_errors = 0;
     std::string first_patch_error;
+    std::vector<int64_t> patch_ns;
     auto t0 = SteadyClock::now();
-    double server_cpu0 = CpuSeconds(server.pid());
+    double server_cpu0 = CpuSeconds(server.pid()), client_cpu0 = SelfCpuSeconds();
     for (int u = 0; u < o.updates; ++u) {
       std::this_thread::sleep_until(t0 + milliseconds(o.update_interval_ms) * u);
       std::string body = fmt::format(
@@ -1212,7 +1213,9 @@ struct Bench {
           "\"bench.korral.io/sent-ns\":\"{}\"}}}}}}",
           u, SystemNowNs());
       std::string presp;
+      auto patch_start = SteadyClock::now();
       int pst = client.Do("PATCH", target_path, "application/merge-patch+json", body, &presp);
+      patch_ns.push_back((SteadyClock::now() - patch_start).count());
       if (pst != 200) {
         patch_errors++;
         if (first_patch_error.empty()) {
@@ -1222,7 +1225,9 @@ struct Bench {
     }
     int64_t expected = static_cast<int64_t>(established) * (o.updates - patch_errors);
     WaitFor([&] { return sh.delivered.load() >= expected; }, std::chrono::seconds(10));
+    double window_s = Seconds(SteadyClock::now() - t0);
     double server_cpu = CpuSeconds(server.pid()) - server_cpu0;
+    double client_cpu = SelfCpuSeconds() - client_cpu0;
     fleet.Stop();
 
     std::vector<int64_t> all;
@@ -1233,12 +1238,15 @@ struct Bench {
       events += w.events;
     }
     Percentiles p = Summarize(all);
+    Percentiles patch = Summarize(patch_ns);
+    fmt::print("watch: patch round trip p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms\n", patch.p50_ms,
+               patch.p99_ms, patch.max_ms);
     int64_t missed = static_cast<int64_t>(o.watchers) * o.updates - static_cast<int64_t>(p.n);
     fmt::print(
         "watch: {} updates ({} patch errors{}), {} deliveries, {} missed, p50 {:.2f} ms p99 "
-        "{:.2f} ms max {:.2f} ms\n",
+        "{:.2f} ms max {:.2f} ms; {:.2f} s window, server CPU {:.2f} s, client CPU {:.2f} s\n",
         o.updates, patch_errors, first_patch_error.empty() ? "" : ": " + first_patch_error, p.n,
-        missed, p.p50_ms, p.p99_ms, p.max_ms);
+        missed, p.p50_ms, p.p99_ms, p.max_ms, window_s, server_cpu, client_cpu);
     summary["watch"] = {{"watchers", o.watchers},
                         {"established", established},
                         {"failed", sh.failed.load()},
@@ -1253,7 +1261,10 @@ struct Bench {
                         {"events_received", events},
                         {"duplicates", duplicates},
                         {"missed", missed},
+                        {"window_s", window_s},
                         {"server_cpu_s", server_cpu},
+                        {"client_cpu_s", client_cpu},
+                        {"patch", ToJson(patch)},
                         {"delivery", ToJson(p)}};
     Add(fmt::format("watch: established / requested"),
         fmt::format("{} / {}", established, o.watchers), "all", established == o.watchers);
