@@ -397,6 +397,7 @@ absl::StatusOr<ObjectPtr> Store::Create(const api::ResourceType& type, std::stri
   out->object = std::move(obj);
   out->object["metadata"]["resourceVersion"] = std::to_string(*rev);
   out->json = out->object.dump();
+  cache_->HintWritten(out);
   return ObjectPtr(out);
 }
 
@@ -529,6 +530,7 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
   out->object = std::move(desired);
   out->object["metadata"]["resourceVersion"] = std::to_string(*rev);
   out->json = out->object.dump();
+  cache_->HintWritten(out);
   return ObjectPtr(out);
 }
 

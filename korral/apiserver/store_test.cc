@@ -201,6 +201,9 @@ TEST_F(StoreTest, TerminatingNamespaceRefusesNewContent) {
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->deleted);
   EXPECT_EQ(d->object->object["status"]["phase"], "Terminating");
+  // Like upstream's NamespaceLifecycle admission, the check reads the (eventually consistent)
+  // cache.
+  ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
   EXPECT_EQ(apierrors::HttpCode(store_->Create(w_, "t", Widget("x"), {}).status()), 403);
 }
 

@@ -68,6 +68,7 @@ absl::Status WatchCache::Start() {
     start = resp->kvs.back().key + '\0';
   }
   revision_ = rev;
+  delivered_revision_ = rev;
   storage::WatchHandler handler;
   handler.on_events = [this](const std::vector<storage::Event>& events) { OnStorageEvents(events); };
   handler.on_error = [this](const absl::Status& s) { OnStorageError(s); };
@@ -84,55 +85,94 @@ void WatchCache::Stop() {
     w = std::move(storage_watch_);
   }
   if (w) w->Cancel();
-  std::map<uint64_t, Watcher> watchers;
+  std::map<uint64_t, WatcherPtr> watchers;
   {
     std::lock_guard lock(mu_);
     watchers.swap(watchers_);
   }
-  for (auto& [id, w2] : watchers) w2.sink->OnError(absl::CancelledError("server shutting down"));
+  for (auto& [id, w2] : watchers) w2->sink->OnError(absl::CancelledError("server shutting down"));
 }
 
 void WatchCache::OnStorageError(const absl::Status& status) {
   KLOG(Error, "watch cache: storage watch ended: {}", status.ToString());
   std::lock_guard lock(mu_);
   broken_ = status;
-  for (auto& [id, w] : watchers_) w.sink->OnError(apierrors::NewInternalError(status.ToString()));
+  for (auto& [id, w] : watchers_) w->sink->OnError(apierrors::NewInternalError(status.ToString()));
   watchers_.clear();
 }
 
-void WatchCache::OnStorageEvents(const std::vector<storage::Event>& events) {
+void WatchCache::HintWritten(ObjectPtr object) {
   std::lock_guard lock(mu_);
-  for (const auto& ev : events) {
-    if (ev.kv.mod_revision <= revision_) continue;  // already loaded (defensive)
-    std::string rp = ResourcePrefixOf(ev.kv.key);
-    ResourceState& st = StateFor(rp);
-    auto decoded = Decode(ev.kv);
-    revision_ = ev.kv.mod_revision;
-    if (!decoded.ok()) {
-      KLOG(Error, "watch cache: undecodable event at {}: {}", ev.kv.key,
-           decoded.status().ToString());
-      continue;
+  if (object->resource_version <= revision_) return;  // the event was already processed
+  if (hints_.size() > 10000) hints_.clear();            // bound: hints are only a shortcut
+  hints_[object->key] = std::move(object);
+}
+
+void WatchCache::OnStorageEvents(const std::vector<storage::Event>& events) {
+  std::vector<CacheEvent> batch;
+  batch.reserve(events.size());
+  std::vector<WatcherPtr> targets;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& ev : events) {
+      if (ev.kv.mod_revision <= revision_) continue;  // already loaded (defensive)
+      std::string rp = ResourcePrefixOf(ev.kv.key);
+      ResourceState& st = StateFor(rp);
+      revision_ = ev.kv.mod_revision;
+      ObjectPtr decoded;
+      if (auto h = hints_.find(ev.kv.key); h != hints_.end()) {
+        if (ev.type == storage::EventType::kPut && h->second->resource_version == ev.kv.mod_revision)
+          decoded = h->second;
+        hints_.erase(h);
+      }
+      if (!decoded) {
+        auto d = Decode(ev.kv);
+        if (!d.ok()) {
+          KLOG(Error, "watch cache: undecodable event at {}: {}", ev.kv.key, d.status().ToString());
+          continue;
+        }
+        decoded = std::move(*d);
+      }
+      CacheEvent ce;
+      ce.revision = ev.kv.mod_revision;
+      ce.object = std::move(decoded);
+      auto it = st.objects.find(ev.kv.key);
+      ce.prev = it == st.objects.end() ? nullptr : it->second;
+      if (ev.type == storage::EventType::kDelete) {
+        ce.type = WatchEventType::kDeleted;
+        if (it != st.objects.end()) st.objects.erase(it);
+      } else {
+        ce.type = ce.prev ? WatchEventType::kModified : WatchEventType::kAdded;
+        st.objects[ev.kv.key] = ce.object;
+      }
+      st.history.push_back(ce);
+      while (st.history.size() > history_limit_) {
+        st.complete_since = st.history.front().revision;
+        st.history.pop_front();
+      }
+      batch.push_back(std::move(ce));
     }
-    CacheEvent ce;
-    ce.revision = ev.kv.mod_revision;
-    ce.object = *decoded;
-    auto it = st.objects.find(ev.kv.key);
-    ce.prev = it == st.objects.end() ? nullptr : it->second;
-    if (ev.type == storage::EventType::kDelete) {
-      ce.type = WatchEventType::kDeleted;
-      if (it != st.objects.end()) st.objects.erase(it);
-    } else {
-      ce.type = ce.prev ? WatchEventType::kModified : WatchEventType::kAdded;
-      st.objects[ev.kv.key] = ce.object;
+    if (!batch.empty()) {
+      // Watchers registered after this point replay these events from history themselves.
+      targets.reserve(watchers_.size());
+      for (const auto& [id, w] : watchers_) targets.push_back(w);
     }
-    st.history.push_back(ce);
-    while (st.history.size() > history_limit_) {
-      st.complete_since = st.history.front().revision;
-      st.history.pop_front();
-    }
-    Dispatch(ce);
   }
   revision_cv_.notify_all();
+  if (batch.empty()) return;
+  // Fan out without the lock: this notifier thread is the only one delivering live events,
+  // so each watcher still sees them in revision order.
+  std::vector<uint64_t> done;
+  for (const auto& e : batch) {
+    const std::string rp = ResourcePrefixOf(e.object->key);
+    for (const auto& w : targets) {
+      if (w->prefix.compare(0, rp.size(), rp) != 0) continue;  // another resource
+      if (!Deliver(*w, e)) done.push_back(w->id);
+    }
+  }
+  std::lock_guard lock(mu_);
+  delivered_revision_ = batch.back().revision;
+  for (uint64_t id : done) watchers_.erase(id);
 }
 
 bool WatchCache::Deliver(Watcher& w, const CacheEvent& e) {
@@ -157,16 +197,6 @@ bool WatchCache::Deliver(Watcher& w, const CacheEvent& e) {
     }
   }
   return true;
-}
-
-void WatchCache::Dispatch(const CacheEvent& e) {
-  std::vector<uint64_t> done;
-  std::string rp = ResourcePrefixOf(e.object->key);
-  for (auto& [id, w] : watchers_) {
-    if (w.prefix.compare(0, rp.size(), rp) != 0) continue;  // another resource
-    if (!Deliver(w, e)) done.push_back(id);
-  }
-  for (uint64_t id : done) watchers_.erase(id);
 }
 
 int64_t WatchCache::Revision() const {
@@ -217,7 +247,9 @@ absl::StatusOr<uint64_t> WatchCache::Watch(std::string_view prefix, int64_t star
                                            ObjectFilter filter, std::shared_ptr<WatchSink> sink) {
   std::lock_guard lock(mu_);
   if (!broken_.ok()) return apierrors::NewServiceUnavailable("watch cache is not healthy");
-  Watcher w{next_watch_id_++, std::string(prefix), std::move(filter), std::move(sink)};
+  auto wp = std::make_shared<Watcher>(
+      Watcher{next_watch_id_++, std::string(prefix), std::move(filter), std::move(sink)});
+  Watcher& w = *wp;
   ResourceState& st = StateFor(ResourcePrefixOf(prefix));
   if (start_revision == 0) {
     for (auto it = st.objects.lower_bound(prefix); it != st.objects.end(); ++it) {
@@ -236,7 +268,7 @@ absl::StatusOr<uint64_t> WatchCache::Watch(std::string_view prefix, int64_t star
     }
   }
   uint64_t id = w.id;
-  watchers_.emplace(id, std::move(w));
+  watchers_.emplace(id, std::move(wp));
   return id;
 }
 
@@ -249,7 +281,9 @@ void WatchCache::Bookmark(uint64_t id) {
   std::lock_guard lock(mu_);
   auto it = watchers_.find(id);
   if (it == watchers_.end()) return;
-  if (!it->second.sink->OnBookmark(revision_)) watchers_.erase(it);
+  // delivered_revision_, not revision_: live events up to revision_ may still be on their way
+  // to this watcher.
+  if (!it->second->sink->OnBookmark(delivered_revision_)) watchers_.erase(it);
 }
 
 size_t WatchCache::WatcherCount() const {

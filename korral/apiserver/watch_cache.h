@@ -10,8 +10,10 @@
 // Each resource keeps a bounded history of events so watches can resume from a recent
 // resourceVersion; older ones get 410 Expired, and clients relist.
 //
-// Thread-safe. Watch sinks are called with the cache lock held, in revision order: they must
-// not block and must not call back into the cache.
+// Thread-safe. Watch sinks are called in revision order and must not block. Live events are
+// delivered by the storage watch's (single) notifier thread outside the cache lock, so readers
+// and new watches never wait on a fan-out; replays for a new watch and bookmarks are delivered
+// under the lock. Sinks must not call back into the cache.
 #pragma once
 
 #include <condition_variable>
@@ -111,6 +113,11 @@ class WatchCache {
   // Decodes a stored value into a CachedObject (exposed for paging reads from storage).
   static absl::StatusOr<ObjectPtr> Decode(const storage::KeyValue& kv);
 
+  // The apiserver just wrote `object` (with its new resource_version): the cache may use it for
+  // the matching storage event instead of decoding the stored bytes again. Purely an
+  // optimisation; ignored when the event was already processed.
+  void HintWritten(ObjectPtr object);
+
  private:
   struct Watcher {
     uint64_t id;
@@ -118,6 +125,7 @@ class WatchCache {
     ObjectFilter filter;
     std::shared_ptr<WatchSink> sink;
   };
+  using WatcherPtr = std::shared_ptr<Watcher>;
   struct ResourceState {
     std::map<std::string, ObjectPtr, std::less<>> objects;
     std::deque<CacheEvent> history;
@@ -130,8 +138,6 @@ class WatchCache {
   // "/registry/pods/ns/name" -> "/registry/pods/"
   static std::string ResourcePrefixOf(std::string_view key);
   ResourceState& StateFor(const std::string& resource_prefix);
-  // Delivers one event to matching watchers; REQUIRES mu_ held.
-  void Dispatch(const CacheEvent& event);
   static bool Deliver(Watcher& w, const CacheEvent& event);
 
   storage::Backend* backend_;
@@ -143,7 +149,10 @@ class WatchCache {
   int64_t revision_ = 0;
   int64_t start_revision_ = 0;
   std::map<std::string, ResourceState, std::less<>> resources_;
-  std::map<uint64_t, Watcher> watchers_;
+  std::map<uint64_t, WatcherPtr> watchers_;
+  // The newest revision whose events every registered watcher has been handed.
+  int64_t delivered_revision_ = 0;
+  std::map<std::string, ObjectPtr, std::less<>> hints_;
   uint64_t next_watch_id_ = 1;
   absl::Status broken_;
 };
