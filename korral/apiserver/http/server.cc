@@ -67,6 +67,9 @@ using tcp = boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::seconds kShutdownTimeout{5};
+// After refusing a request whose body is still arriving: drain at most this much, this long.
+constexpr std::chrono::seconds kLingerTimeout{5};
+constexpr size_t kLingerMaxBytes = 64 * 1024 * 1024;
 constexpr size_t kProbeReadBytes = 512;
 constexpr size_t kHeaderReadBytes = 4096;
 constexpr size_t kBodyReadBytes = 16 * 1024;
@@ -418,6 +421,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         DisarmTimer();
         keep_alive_ = false;
         head_ = false;
+        // The client may still be sending the rest of a body we refused (413): read and drop
+        // it for a while before closing, so it sees our answer instead of a reset.
+        linger_ = code == 413 || parser_->is_header_done();
         SendResponse(server_->options().error_response(code, std::string(st.message())));
       }
       return;
@@ -511,6 +517,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
             self->Close();
           } else if (keep) {
             self->DoRead();
+          } else if (self->linger_) {
+            self->Linger(0);
           } else {
             self->GracefulClose();
           }
@@ -645,6 +653,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // ---- closing ----
+  // Discards what the client still sends (bounded in bytes and time), then closes.
+  void Linger(size_t drained) {
+    if (closed_) return;
+    if (drained == 0) ArmTimer(kLingerTimeout);
+    if (drained > kLingerMaxBytes) {
+      GracefulClose();
+      return;
+    }
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(
+        buffer_.prepare(kBodyReadBytes),
+        [self = shared_from_this(), drained](const boost::system::error_code& ec, size_t n) {
+          if (self->closed_) return;
+          if (ec) {
+            self->Close();
+            return;
+          }
+          self->Linger(drained + n);
+        });
+  }
+
   void GracefulClose() {
     if (closed_) return;
     ArmTimer(kShutdownTimeout);
@@ -681,6 +710,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<ClientCertificate> client_cert_;
   bool closed_ = false;
   bool keep_alive_ = false;
+  bool linger_ = false;
   bool head_ = false;
   bool header_started_ = false;
   bool continue_sent_ = false;
