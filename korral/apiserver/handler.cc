@@ -187,11 +187,6 @@ std::string ContentTypeBase(std::string_view ct) {
   return base;
 }
 
-std::string HumanAge(const Json& obj, std::chrono::system_clock::time_point now) {
-  auto t = api::ParseTime(obj["metadata"].value("creationTimestamp", ""));
-  if (!t) return "<unknown>";
-  return api::HumanDuration(now - *t);
-}
 
 }  // namespace
 

@@ -33,13 +33,6 @@ std::string RandomSuffix() {
   return s;
 }
 
-std::string StringAt(const Json& obj, const char* a, const char* b) {
-  auto ia = obj.find(a);
-  if (ia == obj.end() || !ia->is_object()) return "";
-  auto ib = ia->find(b);
-  if (ib == ia->end() || !ib->is_string()) return "";
-  return ib->get<std::string>();
-}
 
 // Everything but metadata and status: the part whose change bumps metadata.generation.
 bool SpecChanged(const Json& a, const Json& b) {
