@@ -61,19 +61,23 @@ void AddServerFlags(CLI::App* cmd, korral::apiserver::ApiServerConfig* c) {
       ->capture_default_str();
   cmd->add_option("--tls-san", c->tls_sans, "Extra SANs for the serving certificate");
   cmd->add_option_function<std::string>(
-         "--etcd-compaction-interval",
-         [c](const std::string& v) {
-           // Go-style durations: "5m", "30s", "500ms", "0" (disabled).
-           double n = std::atof(v.c_str());
-           auto pos = v.find_first_not_of("0123456789.");
-           std::string unit = pos == std::string::npos ? "" : v.substr(pos);
-           if (v == "0") unit = "s";
-           double ms = unit == "ms" ? n : unit == "s" ? n * 1000 : unit == "m" ? n * 60000
-                                                      : unit == "h" ? n * 3600000 : -1;
-           if (ms < 0) throw CLI::ValidationError("--etcd-compaction-interval", "use e.g. 5m, 30s, 500ms");
-           c->compaction_interval = std::chrono::milliseconds(static_cast<int64_t>(ms));
-         },
-         "How often old storage revisions are compacted (default 5m; 0 disables)");
+      "--etcd-compaction-interval",
+      [c](const std::string& v) {
+        // Go-style durations: "5m", "30s", "500ms", "0" (disabled).
+        double n = std::atof(v.c_str());
+        auto pos = v.find_first_not_of("0123456789.");
+        std::string unit = pos == std::string::npos ? "" : v.substr(pos);
+        if (v == "0") unit = "s";
+        double ms = unit == "ms"  ? n
+                    : unit == "s" ? n * 1000
+                    : unit == "m" ? n * 60000
+                    : unit == "h" ? n * 3600000
+                                  : -1;
+        if (ms < 0)
+          throw CLI::ValidationError("--etcd-compaction-interval", "use e.g. 5m, 30s, 500ms");
+        c->compaction_interval = std::chrono::milliseconds(static_cast<int64_t>(ms));
+      },
+      "How often old storage revisions are compacted (default 5m; 0 disables)");
   cmd->add_option("--storage-backend", c->storage_backend, "sqlite (default) or memory")
       ->capture_default_str()
       ->check(CLI::IsMember({"sqlite", "memory"}));

@@ -10,9 +10,9 @@ namespace {
 constexpr char kPayloadUrl[] = "type.korral.dev/k8s.io.apimachinery.pkg.apis.meta.v1.Status";
 
 // Builds an absl::Status whose payload is the Kubernetes Status object.
-absl::Status Make(absl::StatusCode code, int http, std::string_view reason, std::string_view message,
-                  Json details = nullptr) {
-  Json s = {{"kind", "Status"},  {"apiVersion", "v1"}, {"metadata", Json::object()},
+absl::Status Make(absl::StatusCode code, int http, std::string_view reason,
+                  std::string_view message, Json details = nullptr) {
+  Json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", Json::object()},
             {"status", "Failure"}, {"message", message}, {"reason", reason},
             {"code", http}};
   if (!details.is_null()) s["details"] = std::move(details);
@@ -156,9 +156,12 @@ Json ToStatusObject(const absl::Status& status) {
   }
   int code = HttpCode(status);
   std::string reason = Reason(status);
-  Json s = {{"kind", "Status"},   {"apiVersion", "v1"},
-            {"metadata", Json::object()}, {"status", "Failure"},
-            {"message", std::string(status.message())}, {"code", code}};
+  Json s = {{"kind", "Status"},
+            {"apiVersion", "v1"},
+            {"metadata", Json::object()},
+            {"status", "Failure"},
+            {"message", std::string(status.message())},
+            {"code", code}};
   if (!reason.empty()) s["reason"] = reason;
   return s;
 }
@@ -170,19 +173,31 @@ int HttpCode(const absl::Status& status) {
     if (j.is_object() && j["code"].is_number_integer()) return j["code"].get<int>();
   }
   switch (status.code()) {
-    case absl::StatusCode::kNotFound: return 404;
-    case absl::StatusCode::kAlreadyExists: return 409;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kAlreadyExists:
+      return 409;
     case absl::StatusCode::kAborted:
-    case absl::StatusCode::kFailedPrecondition: return 409;
-    case absl::StatusCode::kInvalidArgument: return 400;
-    case absl::StatusCode::kOutOfRange: return 410;
-    case absl::StatusCode::kUnauthenticated: return 401;
-    case absl::StatusCode::kPermissionDenied: return 403;
-    case absl::StatusCode::kResourceExhausted: return 429;
-    case absl::StatusCode::kUnimplemented: return 405;
-    case absl::StatusCode::kDeadlineExceeded: return 504;
-    case absl::StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case absl::StatusCode::kFailedPrecondition:
+      return 409;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kOutOfRange:
+      return 410;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnimplemented:
+      return 405;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -193,19 +208,31 @@ std::string Reason(const absl::Status& status) {
     if (j.is_object() && j["reason"].is_string()) return j["reason"].get<std::string>();
   }
   switch (status.code()) {
-    case absl::StatusCode::kNotFound: return "NotFound";
-    case absl::StatusCode::kAlreadyExists: return "AlreadyExists";
+    case absl::StatusCode::kNotFound:
+      return "NotFound";
+    case absl::StatusCode::kAlreadyExists:
+      return "AlreadyExists";
     case absl::StatusCode::kAborted:
-    case absl::StatusCode::kFailedPrecondition: return "Conflict";
-    case absl::StatusCode::kInvalidArgument: return "BadRequest";
-    case absl::StatusCode::kOutOfRange: return "Expired";
-    case absl::StatusCode::kUnauthenticated: return "Unauthorized";
-    case absl::StatusCode::kPermissionDenied: return "Forbidden";
-    case absl::StatusCode::kResourceExhausted: return "TooManyRequests";
-    case absl::StatusCode::kUnimplemented: return "MethodNotAllowed";
-    case absl::StatusCode::kDeadlineExceeded: return "Timeout";
-    case absl::StatusCode::kUnavailable: return "ServiceUnavailable";
-    default: return "InternalError";
+    case absl::StatusCode::kFailedPrecondition:
+      return "Conflict";
+    case absl::StatusCode::kInvalidArgument:
+      return "BadRequest";
+    case absl::StatusCode::kOutOfRange:
+      return "Expired";
+    case absl::StatusCode::kUnauthenticated:
+      return "Unauthorized";
+    case absl::StatusCode::kPermissionDenied:
+      return "Forbidden";
+    case absl::StatusCode::kResourceExhausted:
+      return "TooManyRequests";
+    case absl::StatusCode::kUnimplemented:
+      return "MethodNotAllowed";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "Timeout";
+    case absl::StatusCode::kUnavailable:
+      return "ServiceUnavailable";
+    default:
+      return "InternalError";
   }
 }
 

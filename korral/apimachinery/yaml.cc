@@ -1,5 +1,7 @@
 #include "korral/apimachinery/yaml.h"
 
+#include <fmt/format.h>
+
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -316,7 +318,26 @@ class ProgressGuard : public YAML::EventHandler {
 };
 
 // Parses every document of `yaml` (exceptions turned into statuses).
+// Byte offset of the first invalid UTF-8 sequence, or npos. YAML streams must be UTF-8, and
+// upstream's parser rejects anything else before parsing.
+size_t InvalidUtf8Offset(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return i;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return i;
+    if (n == 2 && c < 0xc2) return i;  // overlong
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
 absl::StatusOr<std::vector<YAML::Node>> LoadDocuments(std::string_view yaml) {
+  if (size_t bad = InvalidUtf8Offset(yaml); bad != std::string_view::npos) {
+    return Error(fmt::format("yaml: invalid UTF-8 at byte offset {}", bad));
+  }
   std::string text(yaml);
   try {
     std::istringstream in(text);

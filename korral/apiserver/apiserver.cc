@@ -4,11 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -69,7 +70,8 @@ class ApiServerImpl final : public ApiServer {
     config_ = c;
     std::error_code ec;
     std::filesystem::create_directories(c.data_dir, ec);
-    if (ec) return absl::InternalError(fmt::format("cannot create {}: {}", c.data_dir, ec.message()));
+    if (ec)
+      return absl::InternalError(fmt::format("cannot create {}: {}", c.data_dir, ec.message()));
     ::chmod(c.data_dir.c_str(), 0700);
     // PKI.
     pki::PkiOptions po;
@@ -96,13 +98,14 @@ class ApiServerImpl final : public ApiServer {
     store_ = std::make_unique<Store>(instrumented_.get(), cache_.get(), &Clock::Real());
     auto dash = c.node_port_range.find('-');
     int pmin = std::atoi(c.node_port_range.substr(0, dash).c_str());
-    int pmax = dash == std::string::npos ? 0 : std::atoi(c.node_port_range.substr(dash + 1).c_str());
-    KORRAL_ASSIGN_OR_RETURN(ServiceAllocator alloc,
-                            ServiceAllocator::Create(instrumented_.get(), c.service_cidr, pmin, pmax));
+    int pmax =
+        dash == std::string::npos ? 0 : std::atoi(c.node_port_range.substr(dash + 1).c_str());
+    KORRAL_ASSIGN_OR_RETURN(
+        ServiceAllocator alloc,
+        ServiceAllocator::Create(instrumented_.get(), c.service_cidr, pmin, pmax));
     allocator_ = std::make_unique<ServiceAllocator>(std::move(alloc));
-    store_->set_write_hook([this](const api::ResourceType& t, Json& obj, const Json* old, bool dry) {
-      return allocator_->OnWrite(t, obj, old, dry);
-    });
+    store_->set_write_hook([this](const api::ResourceType& t, Json& obj, const Json* old,
+                                  bool dry) { return allocator_->OnWrite(t, obj, old, dry); });
     store_->set_delete_hook(
         [this](const api::ResourceType& t, const Json& obj) { allocator_->OnDelete(t, obj); });
 
@@ -118,13 +121,19 @@ class ApiServerImpl final : public ApiServer {
     so.error_response = [](int code, std::string_view msg) {
       return ApiHandler::ErrorResponse(code, msg);
     };
-    std::string host = c.bind_address == "0.0.0.0" || c.bind_address == "::" ? "127.0.0.1"
-                                                                              : c.bind_address;
+    // The handler exists only once the port is known (discovery names it); until then
+    // requests get 503. The holder is shared with the server's callbacks.
+    handler_holder_ = std::make_shared<std::atomic<ApiHandler*>>(nullptr);
+    so.run_inline = [holder = handler_holder_](const http::Request& req) {
+      ApiHandler* h = holder->load();
+      return h != nullptr && h->CanRunInline(req);
+    };
+    std::string host =
+        c.bind_address == "0.0.0.0" || c.bind_address == "::" ? "127.0.0.1" : c.bind_address;
     // The port may be 0 (tests): discovery needs the real one, so bind first.
-    handler_holder_ = std::make_shared<ApiHandler*>(nullptr);
     auto holder = handler_holder_;
     server_ = http::NewServer(so, [holder](http::Request& req) {
-      ApiHandler* h = *holder;
+      ApiHandler* h = holder->load();
       if (!h) return ApiHandler::ErrorResponse(503, "server is starting");
       return h->Handle(req);
     });
@@ -135,12 +144,12 @@ class ApiServerImpl final : public ApiServer {
     discovery_ = std::make_unique<Discovery>(address);
     handler_ = std::make_unique<ApiHandler>(store_.get(), discovery_.get(), &metrics_,
                                             &Clock::Real(), HandlerOptions{});
-    *handler_holder_ = handler_.get();
+    handler_holder_->store(handler_.get());
 
     kubeconfig_ = c.data_dir + "/admin.kubeconfig";
-    std::string kc = pki::KubeconfigYaml(fmt::format("https://{}", address), pki_.ca.cert_pem,
-                                         pki_.admin.cert_pem, pki_.admin.key_pem, "admin",
-                                         "korral");
+    std::string kc =
+        pki::KubeconfigYaml(fmt::format("https://{}", address), pki_.ca.cert_pem,
+                            pki_.admin.cert_pem, pki_.admin.key_pem, "admin", "korral");
     KORRAL_RETURN_IF_ERROR(WriteFileAtomically(kubeconfig_, kc, 0600));
     KORRAL_RETURN_IF_ERROR(Bootstrap(host));
     if (c.compaction_interval.count() > 0) {
@@ -193,29 +202,30 @@ class ApiServerImpl final : public ApiServer {
   // The objects every cluster has (upstream's bootstrap controller and system namespaces).
   absl::Status Bootstrap(const std::string& host) {
     for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
-      KORRAL_RETURN_IF_ERROR(EnsureObject(store_.get(), "", "namespaces", "",
-                                          Json{{"metadata", {{"name", ns}}}}));
+      KORRAL_RETURN_IF_ERROR(
+          EnsureObject(store_.get(), "", "namespaces", "", Json{{"metadata", {{"name", ns}}}}));
     }
-    Json svc = {
+    Json svc = {{"metadata",
+                 {{"name", "kubernetes"},
+                  {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
+                {"spec",
+                 {{"type", "ClusterIP"},
+                  {"clusterIP", allocator_->FirstAddress()},
+                  {"sessionAffinity", "None"},
+                  {"ports", Json::array({{{"name", "https"},
+                                          {"protocol", "TCP"},
+                                          {"port", 443},
+                                          {"targetPort", port_}}})}}}};
+    KORRAL_RETURN_IF_ERROR(EnsureObject(store_.get(), "", "services", "default", svc));
+    Json ep = {
         {"metadata",
          {{"name", "kubernetes"},
-          {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
-        {"spec",
-         {{"type", "ClusterIP"},
-          {"clusterIP", allocator_->FirstAddress()},
-          {"sessionAffinity", "None"},
-          {"ports",
-           Json::array({{{"name", "https"},
-                         {"protocol", "TCP"},
-                         {"port", 443},
-                         {"targetPort", port_}}})}}}};
-    KORRAL_RETURN_IF_ERROR(EnsureObject(store_.get(), "", "services", "default", svc));
-    Json ep = {{"metadata", {{"name", "kubernetes"}, {"labels", {{"endpointslice.kubernetes.io/skip-mirror", "true"}}}}},
-               {"subsets",
-                Json::array({{{"addresses", Json::array({{{"ip", host}}})},
-                              {"ports", Json::array({{{"name", "https"},
-                                                      {"port", port_},
-                                                      {"protocol", "TCP"}}})}}})}};
+          {"labels", {{"endpointslice.kubernetes.io/skip-mirror", "true"}}}}},
+        {"subsets",
+         Json::array(
+             {{{"addresses", Json::array({{{"ip", host}}})},
+               {"ports",
+                Json::array({{{"name", "https"}, {"port", port_}, {"protocol", "TCP"}}})}}})}};
     KORRAL_RETURN_IF_ERROR(EnsureObject(store_.get(), "", "endpoints", "default", ep));
     // TODO(korral): the service-account controller (controller-manager issue) creates
     // `default` in every namespace; until it runs, the system namespaces get theirs here.
@@ -236,7 +246,7 @@ class ApiServerImpl final : public ApiServer {
   std::unique_ptr<ServiceAllocator> allocator_;
   std::unique_ptr<Discovery> discovery_;
   std::unique_ptr<ApiHandler> handler_;
-  std::shared_ptr<ApiHandler*> handler_holder_;
+  std::shared_ptr<std::atomic<ApiHandler*>> handler_holder_;
   std::unique_ptr<http::Server> server_;
   std::string kubeconfig_;
   int port_ = 0;

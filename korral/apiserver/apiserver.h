@@ -24,7 +24,7 @@ struct ApiServerConfig {
   int secure_port = 6443;
   std::string service_cidr = "10.96.0.0/12";
   std::string node_port_range = "30000-32767";
-  std::vector<std::string> tls_sans;  // extra SANs for the serving certificate
+  std::vector<std::string> tls_sans;       // extra SANs for the serving certificate
   std::string storage_backend = "sqlite";  // "sqlite" or "memory"
   // Storage history older than one interval is compacted every interval (upstream's
   // --etcd-compaction-interval); 0 disables compaction.

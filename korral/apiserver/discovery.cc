@@ -64,20 +64,22 @@ Json LegacySubresource(const api::ResourceType& t, const api::Subresource& s) {
 }
 
 Json AggregatedResource(const api::ResourceType& t) {
-  Json r = {{"resource", t.resource},
-            {"responseKind", {{"group", t.gvk.group}, {"version", t.gvk.version}, {"kind", t.gvk.kind}}},
-            {"scope", t.namespaced ? "Namespaced" : "Cluster"},
-            {"singularResource", t.singular},
-            {"verbs", t.verbs}};
+  Json r = {
+      {"resource", t.resource},
+      {"responseKind", {{"group", t.gvk.group}, {"version", t.gvk.version}, {"kind", t.gvk.kind}}},
+      {"scope", t.namespaced ? "Namespaced" : "Cluster"},
+      {"singularResource", t.singular},
+      {"verbs", t.verbs}};
   if (!t.short_names.empty()) r["shortNames"] = t.short_names;
   if (!t.categories.empty()) r["categories"] = t.categories;
   if (!t.subresources.empty()) {
     Json subs = Json::array();
     for (const auto& s : t.subresources) {
-      subs.push_back({{"subresource", s.name},
-                      {"responseKind",
-                       {{"group", s.kind.group}, {"version", s.kind.version}, {"kind", s.kind.kind}}},
-                      {"verbs", s.verbs}});
+      subs.push_back(
+          {{"subresource", s.name},
+           {"responseKind",
+            {{"group", s.kind.group}, {"version", s.kind.version}, {"kind", s.kind.kind}}},
+           {"verbs", s.verbs}});
     }
     r["subresources"] = subs;
   }
@@ -112,8 +114,8 @@ Discovery::Discovery(std::string server_address) : docs_(std::make_unique<Discov
           .dump();
 
   Json group_list = {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", Json::array()}};
-  Json agg_legacy = {{"kind", "APIGroupDiscoveryList"}, {"metadata", Json::object()},
-                     {"items", Json::array()}};
+  Json agg_legacy = {
+      {"kind", "APIGroupDiscoveryList"}, {"metadata", Json::object()}, {"items", Json::array()}};
   Json agg = agg_legacy;
   for (const auto& g : group_order) {
     Json group_versions = Json::array();
@@ -128,11 +130,11 @@ Discovery::Discovery(std::string server_address) : docs_(std::make_unique<Discov
         for (const auto& s : t->subresources) resources.push_back(LegacySubresource(*t, s));
         agg_resources.push_back(AggregatedResource(*t));
       }
-      docs_->resource_lists[gv] = Json{{"kind", "APIResourceList"},
-                                       {"apiVersion", "v1"},
-                                       {"groupVersion", gv},
-                                       {"resources", resources}}
-                                      .dump();
+      docs_->resource_lists[gv] = Json{
+          {"kind", "APIResourceList"},
+          {"apiVersion", "v1"},
+          {"groupVersion", gv},
+          {"resources", resources}}.dump();
       agg_versions.push_back(
           {{"version", v}, {"resources", agg_resources}, {"freshness", "Current"}});
     }
@@ -142,9 +144,8 @@ Discovery::Discovery(std::string server_address) : docs_(std::make_unique<Discov
       agg_legacy["items"].push_back(agg_item);
       continue;
     }
-    Json group = {{"name", g},
-                  {"versions", group_versions},
-                  {"preferredVersion", group_versions[0]}};
+    Json group = {
+        {"name", g}, {"versions", group_versions}, {"preferredVersion", group_versions[0]}};
     group_list["groups"].push_back(group);
     Json single = group;
     single["kind"] = "APIGroup";
@@ -171,13 +172,15 @@ const std::string* Discovery::ApiGroup(std::string_view group) const {
 }
 
 const std::string* Discovery::ResourceList(std::string_view group, std::string_view version) const {
-  std::string gv = group.empty() ? std::string(version) : std::string(group) + "/" + std::string(version);
+  std::string gv =
+      group.empty() ? std::string(version) : std::string(group) + "/" + std::string(version);
   auto it = docs_->resource_lists.find(gv);
   return it == docs_->resource_lists.end() ? nullptr : &it->second;
 }
 
 const std::string& Discovery::Aggregated(bool legacy, std::string_view version) const {
-  if (legacy) return version == "v2" ? docs_->aggregated_legacy_v2 : docs_->aggregated_legacy_v2beta1;
+  if (legacy)
+    return version == "v2" ? docs_->aggregated_legacy_v2 : docs_->aggregated_legacy_v2beta1;
   return version == "v2" ? docs_->aggregated_v2 : docs_->aggregated_v2beta1;
 }
 

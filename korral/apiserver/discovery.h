@@ -3,8 +3,8 @@
 // v2beta1). Built once; the returned strings are immutable.
 #pragma once
 
-#include <string>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace korral::apiserver {

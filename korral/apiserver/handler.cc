@@ -109,7 +109,8 @@ Accept ParseAccept(const http::Request& req) {
   size_t pos = 0;
   while (pos < h.size()) {
     size_t comma = h.find(',', pos);
-    std::string_view part = h.substr(pos, comma == std::string_view::npos ? h.size() - pos : comma - pos);
+    std::string_view part =
+        h.substr(pos, comma == std::string_view::npos ? h.size() - pos : comma - pos);
     if (part.find("as=Table") != std::string_view::npos) {
       a.table = true;
       break;
@@ -160,14 +161,16 @@ void PruneField(Json& obj, std::string_view path) {
     if (path[i] == '[') {
       size_t close = path.find(']', i);
       if (close == std::string_view::npos || !cur->is_array()) return;
-      size_t idx = std::strtoul(std::string(path.substr(i + 1, close - i - 1)).c_str(), nullptr, 10);
+      size_t idx =
+          std::strtoul(std::string(path.substr(i + 1, close - i - 1)).c_str(), nullptr, 10);
       if (idx >= cur->size()) return;
       cur = &(*cur)[idx];
       i = close + 1;
       continue;
     }
     size_t end = path.find_first_of(".[", i);
-    std::string key(path.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
+    std::string key(
+        path.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
     if (!cur->is_object()) return;
     if (end == std::string_view::npos) {
       cur->erase(key);
@@ -186,7 +189,6 @@ std::string ContentTypeBase(std::string_view ct) {
   while (!base.empty() && base.back() == ' ') base.pop_back();
   return base;
 }
-
 
 }  // namespace
 
@@ -239,10 +241,10 @@ struct ApiHandler::Impl {
 
   // Unknown and duplicate fields, handled per the fieldValidation directive.
   absl::Status CheckFields(Json& obj, const api::ResourceType& type, FieldValidation fv,
-                           const std::vector<std::string>& duplicates,
-                           http::HeaderList* warnings) {
-    const std::string prefix = fmt::format("{} in version \"{}\" cannot be handled as a {}: ",
-                                           type.gvk.kind, type.gvk.version, type.gvk.kind);
+                           const std::vector<std::string>& duplicates, http::HeaderList* warnings) {
+    const std::string prefix =
+        fmt::format("{} in version \"{}\" cannot be handled as a {}: ", type.gvk.kind,
+                    type.gvk.version, type.gvk.kind);
     if (auto type_error = schema::FindTypeError(obj, type.gvk.ApiVersion(), type.gvk.kind)) {
       return apierrors::NewBadRequest(prefix + *type_error);
     }
@@ -277,15 +279,24 @@ struct ApiHandler::Impl {
   Json TableColumns(const api::ResourceType& type) {
     Json cols = Json::array();
     if (type.columns.empty()) {
-      cols.push_back({{"name", "Name"}, {"type", "string"}, {"format", "name"},
-                      {"description", "Name must be unique within a namespace."}, {"priority", 0}});
-      cols.push_back({{"name", "Created At"}, {"type", "date"}, {"format", ""},
-                      {"description", "The time the object was created."}, {"priority", 0}});
+      cols.push_back({{"name", "Name"},
+                      {"type", "string"},
+                      {"format", "name"},
+                      {"description", "Name must be unique within a namespace."},
+                      {"priority", 0}});
+      cols.push_back({{"name", "Created At"},
+                      {"type", "date"},
+                      {"format", ""},
+                      {"description", "The time the object was created."},
+                      {"priority", 0}});
       return cols;
     }
     for (const auto& c : type.columns) {
-      cols.push_back({{"name", c.name}, {"type", c.type}, {"format", c.format},
-                      {"description", c.description}, {"priority", c.priority}});
+      cols.push_back({{"name", c.name},
+                      {"type", c.type},
+                      {"format", c.format},
+                      {"description", c.description},
+                      {"priority", c.priority}});
     }
     return cols;
   }
@@ -350,8 +361,8 @@ struct ApiHandler::Impl {
     if (!res.ok()) return StatusResponse(res.status());
     Accept accept = ParseAccept(req);
     if (accept.table) {
-      return JsonResponse(200, TableOf(type, res->items, res->resource_version,
-                                       res->continue_token, accept));
+      return JsonResponse(
+          200, TableOf(type, res->items, res->resource_version, res->continue_token, accept));
     }
     std::string body;
     body.reserve(128 + res->items.size() * 512);
@@ -410,9 +421,12 @@ struct ApiHandler::Impl {
 
   absl::StatusOr<Json> ApplyPatch(PatchType pt, const Json& current, const Json& patch) {
     switch (pt) {
-      case PatchType::kMerge: return ApplyMergePatch(current, patch);
-      case PatchType::kJson: return ApplyJsonPatch(current, patch);
-      case PatchType::kStrategic: return ApplyStrategicMergePatch(current, patch);
+      case PatchType::kMerge:
+        return ApplyMergePatch(current, patch);
+      case PatchType::kJson:
+        return ApplyJsonPatch(current, patch);
+      case PatchType::kStrategic:
+        return ApplyStrategicMergePatch(current, patch);
       case PatchType::kApply:
         break;
     }
@@ -459,7 +473,8 @@ struct ApiHandler::Impl {
     if (!updated.ok() && apierrors::IsNotFound(updated.status()) && *pt == PatchType::kApply) {
       // Server-side apply creates the object when it is missing.
       Json obj = *patch;
-      if (!obj.is_object()) return StatusResponse(apierrors::NewBadRequest("apply patch must be an object"));
+      if (!obj.is_object())
+        return StatusResponse(apierrors::NewBadRequest("apply patch must be an object"));
       auto s = CheckFields(obj, type, *fv, {}, &warnings);
       if (!s.ok()) return StatusResponse(s);
       auto created = store->Create(type, p.ns, std::move(obj), WriteOptions{*dry, ""});
@@ -516,11 +531,15 @@ struct ApiHandler::Impl {
     if (!res->deleted || (type.resource == "pods" && type.gvk.group.empty())) {
       return JsonResponse(200, ObjectBody(type, res->object, ParseAccept(req)));
     }
-    Json details = {{"name", p.name}, {"kind", type.resource},
+    Json details = {{"name", p.name},
+                    {"kind", type.resource},
                     {"uid", res->object->object["metadata"].value("uid", "")}};
     if (!type.gvk.group.empty()) details["group"] = type.gvk.group;
-    Json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()},
-                   {"status", "Success"}, {"details", details}};
+    Json status = {{"kind", "Status"},
+                   {"apiVersion", "v1"},
+                   {"metadata", Json::object()},
+                   {"status", "Success"},
+                   {"details", details}};
     return JsonResponse(200, status.dump());
   }
 
@@ -538,8 +557,8 @@ struct ApiHandler::Impl {
     std::vector<ObjectPtr> deleted;
     for (const auto& item : list->items) {
       const Json& meta = item->object["metadata"];
-      auto res = store->Delete(type, meta.value("namespace", ""), meta.value("name", ""), *opts,
-                               *dry);
+      auto res =
+          store->Delete(type, meta.value("namespace", ""), meta.value("name", ""), *opts, *dry);
       if (!res.ok()) {
         if (apierrors::IsNotFound(res.status())) continue;
         return StatusResponse(res.status());
@@ -621,10 +640,10 @@ struct ApiHandler::Impl {
                                  ? &desired["spec"]["replicas"]
                                  : nullptr;
       if (!replicas || !replicas->is_number_integer() || replicas->get<int64_t>() < 0) {
-        return apierrors::NewInvalid("autoscaling", "Scale", p.name,
-                                     {{"FieldValueInvalid",
-                                       "Invalid value: must be greater than or equal to 0",
-                                       "spec.replicas"}});
+        return apierrors::NewInvalid(
+            "autoscaling", "Scale", p.name,
+            {{"FieldValueInvalid", "Invalid value: must be greater than or equal to 0",
+              "spec.replicas"}});
       }
       Json out = current;
       out["spec"]["replicas"] = *replicas;
@@ -659,7 +678,8 @@ struct ApiHandler::Impl {
     auto mutate = [&](const Json& current) -> absl::StatusOr<Json> {
       const Json& meta = current["metadata"];
       if (meta.contains("deletionTimestamp")) {
-        return apierrors::NewConflict("pods", p.name, "pod is being deleted, cannot be assigned to a host");
+        return apierrors::NewConflict("pods", p.name,
+                                      "pod is being deleted, cannot be assigned to a host");
       }
       std::string cur = current["spec"].value("nodeName", "");
       if (!cur.empty()) {
@@ -673,7 +693,8 @@ struct ApiHandler::Impl {
       if (!out.contains("status")) out["status"] = Json::object();
       Json& conds = out["status"]["conditions"];
       if (!conds.is_array()) conds = Json::array();
-      conds.push_back({{"type", "PodScheduled"}, {"status", "True"},
+      conds.push_back({{"type", "PodScheduled"},
+                       {"status", "True"},
                        {"lastProbeTime", nullptr},
                        {"lastTransitionTime", api::FormatTime(clock->Now())}});
       return out;
@@ -683,8 +704,11 @@ struct ApiHandler::Impl {
     // the store's main-resource update keeps old status, so write status via /status after.
     auto updated = store->GuaranteedUpdate(type, p.ns, p.name, mutate, WriteOptions{false, "bind"});
     if (!updated.ok()) return StatusResponse(updated.status());
-    Json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()},
-                   {"status", "Success"}, {"code", 201}};
+    Json status = {{"kind", "Status"},
+                   {"apiVersion", "v1"},
+                   {"metadata", Json::object()},
+                   {"status", "Success"},
+                   {"code", 201}};
     return JsonResponse(201, status.dump());
   }
 
@@ -745,8 +769,8 @@ struct ApiHandler::Impl {
             "API feature",
             p.resource, p.subresource)));
       }
-      return StatusResponse(apierrors::NewMethodNotSupported(
-          type->QualifiedResource() + "/" + p.subresource, m));
+      return StatusResponse(
+          apierrors::NewMethodNotSupported(type->QualifiedResource() + "/" + p.subresource, m));
     }
     if (m == "GET") {
       if (watch) {
@@ -797,9 +821,17 @@ class WatchStream final : public http::StreamBody,
   WatchStream(WatchCache* cache, const api::ResourceType* type, std::string prefix, int64_t rv,
               ObjectFilter filter, bool table, Accept accept, ApiHandler::Impl* impl,
               TimerQueue* timers, std::chrono::seconds timeout, bool bookmarks)
-      : cache_(cache), type_(type), prefix_(std::move(prefix)), rv_(rv),
-        filter_(std::move(filter)), table_(table), accept_(std::move(accept)), impl_(impl),
-        timers_(timers), timeout_(timeout), bookmarks_(bookmarks) {}
+      : cache_(cache),
+        type_(type),
+        prefix_(std::move(prefix)),
+        rv_(rv),
+        filter_(std::move(filter)),
+        table_(table),
+        accept_(std::move(accept)),
+        impl_(impl),
+        timers_(timers),
+        timeout_(timeout),
+        bookmarks_(bookmarks) {}
 
   void Start(std::shared_ptr<http::StreamWriter> writer) override {
     {
@@ -833,10 +865,10 @@ class WatchStream final : public http::StreamBody,
       if (closed_) return false;
       w = writer_;
     }
-    return w->Write(fmt::format(
-        "{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"{}\","
-        "\"metadata\":{{\"resourceVersion\":\"{}\"}}}}}}\n",
-        type_->gvk.kind, type_->gvk.ApiVersion(), revision));
+    return w->Write(
+        fmt::format("{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"{}\","
+                    "\"metadata\":{{\"resourceVersion\":\"{}\"}}}}}}\n",
+                    type_->gvk.kind, type_->gvk.ApiVersion(), revision));
   }
 
   void OnClientGone() override { Finish(); }
@@ -972,8 +1004,8 @@ http::Response ApiHandler::Impl::Watch(http::Request& req, const api::ResourceTy
   r.status = 200;
   r.content_type = "application/json";
   r.stream = std::make_shared<WatchStream>(store->cache(), &type, Store::Key(type, p.ns, ""), rv,
-                                           std::move(*filter), accept.table, accept, this,
-                                           &timers, timeout, bookmarks);
+                                           std::move(*filter), accept.table, accept, this, &timers,
+                                           timeout, bookmarks);
   return r;
 }
 
@@ -982,6 +1014,19 @@ ApiHandler::ApiHandler(Store* store, Discovery* discovery, Metrics* metrics, Clo
     : impl_(new Impl{store, discovery, metrics, clock, options, {}}) {}
 
 ApiHandler::~ApiHandler() = default;
+
+bool ApiHandler::CanRunInline(const http::Request& req) const {
+  if (req.method != "GET") return false;
+  const std::string& p = req.path;
+  if (p.rfind("/api/", 0) != 0 && p.rfind("/apis/", 0) != 0)
+    return p == "/healthz" || p == "/readyz" || p == "/livez";
+  if (p.find("/watch/") != std::string::npos) return false;
+  if (auto w = req.Query("watch"); w && ParseBool(*w)) return false;
+  // A log or exec subresource, a future resourceVersion, ... may wait: only plain reads.
+  if (auto rv = req.Query("resourceVersion"); rv && !rv->empty() && *rv != "0") return false;
+  if (req.Query("continue") || req.Query("resourceVersionMatch")) return false;
+  return impl_->store->cache()->IsFresh();
+}
 
 http::Response ApiHandler::ErrorResponse(int code, std::string_view message) {
   absl::Status s = code == 413 ? apierrors::NewRequestEntityTooLarge(message)
@@ -1001,13 +1046,15 @@ http::Response ApiHandler::Handle(http::Request& req) {
   if (!authenticated && !public_path) {
     // TODO(korral): token authentication, anonymous RBAC and the rest of authn/authz are the
     // security issue; today only client certificates signed by the cluster CA authenticate.
-    resp = StatusResponse(apierrors::NewForbidden(
-        "", "", fmt::format("User \"system:anonymous\" cannot {} path \"{}\"",
-                            req.method == "GET" ? "get" : req.method, path)));
-    resp.body = apierrors::ToStatusObject(apierrors::NewForbidden(
-                                              "", "", "User \"system:anonymous\" cannot access "
-                                                      "this path"))
-                    .dump();
+    resp = StatusResponse(
+        apierrors::NewForbidden("", "",
+                                fmt::format("User \"system:anonymous\" cannot {} path \"{}\"",
+                                            req.method == "GET" ? "get" : req.method, path)));
+    resp.body =
+        apierrors::ToStatusObject(apierrors::NewForbidden("", "",
+                                                          "User \"system:anonymous\" cannot access "
+                                                          "this path"))
+            .dump();
   } else if (path == "/version" || path == "/version/") {
     Json v = {{"major", "1"},
               {"minor", "32"},
@@ -1032,7 +1079,8 @@ http::Response ApiHandler::Handle(http::Request& req) {
   } else if (path == "/metrics") {
     resp.status = 200;
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    impl_->metrics->SetGauge("korral_watch_cache_watchers", "Open watches served by the watch cache.",
+    impl_->metrics->SetGauge("korral_watch_cache_watchers",
+                             "Open watches served by the watch cache.",
                              static_cast<double>(impl_->store->cache()->WatcherCount()));
     impl_->metrics->SetGauge("korral_storage_revision", "Current storage revision.",
                              static_cast<double>(impl_->store->cache()->Revision()));
@@ -1044,13 +1092,15 @@ http::Response ApiHandler::Handle(http::Request& req) {
     auto v2b = accept.find("v=v2beta1;as=APIGroupDiscoveryList");
     if (v2 != std::string_view::npos || v2b != std::string_view::npos) {
       // Prefer whichever the client listed first.
-      std::string_view version = (v2 != std::string_view::npos && (v2b == std::string_view::npos || v2 < v2b)) ? "v2" : "v2beta1";
+      std::string_view version =
+          (v2 != std::string_view::npos && (v2b == std::string_view::npos || v2 < v2b)) ? "v2"
+                                                                                        : "v2beta1";
       resp = JsonResponse(200, impl_->discovery->Aggregated(legacy, version));
       resp.content_type = fmt::format(
           "application/json;g=apidiscovery.k8s.io;v={};as=APIGroupDiscoveryList", version);
     } else {
-      resp = JsonResponse(200, legacy ? impl_->discovery->ApiVersions()
-                                      : impl_->discovery->ApiGroupList());
+      resp = JsonResponse(
+          200, legacy ? impl_->discovery->ApiVersions() : impl_->discovery->ApiGroupList());
     }
   } else if (path.rfind("/openapi/v3", 0) == 0) {
     std::string_view rest = std::string_view(path).substr(sizeof("/openapi/v3") - 1);
@@ -1086,8 +1136,7 @@ http::Response ApiHandler::Handle(http::Request& req) {
       }
     }
   }
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!resource.empty()) impl_->metrics->ObserveRequest(verb, resource, resp.status, secs);
   KLOG(Debug, "{} {} -> {} ({:.3f} ms)", req.method, req.target, resp.status, secs * 1000);
   return resp;

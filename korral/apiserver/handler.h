@@ -44,6 +44,10 @@ class ApiHandler {
 
   http::Response Handle(http::Request& request);
 
+  // True for requests answered from memory without waiting (GET of objects and lists, health,
+  // discovery) while the watch cache is fresh: the HTTP server may run them on its I/O thread.
+  bool CanRunInline(const http::Request& request) const;
+
   // Readiness: set once storage is open and the default objects exist.
   void SetReady(bool ready) { ready_.store(ready); }
 

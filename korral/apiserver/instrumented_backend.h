@@ -49,8 +49,8 @@ class InstrumentedBackend final : public storage::Backend {
   struct Timer {
     Timer(Metrics* m, const char* op) : m(m), op(op), start(std::chrono::steady_clock::now()) {}
     ~Timer() {
-      m->ObserveStorage(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                                .count());
+      m->ObserveStorage(
+          op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     Metrics* m;
     const char* op;

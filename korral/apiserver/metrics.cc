@@ -45,29 +45,31 @@ void RenderHistogram(std::string& out, const std::string& name, const std::strin
 std::string Metrics::Render() const {
   std::lock_guard l(mu_);
   std::string out;
-  out += "# HELP apiserver_request_total Counter of apiserver requests broken out by verb, "
-         "resource and HTTP response code.\n# TYPE apiserver_request_total counter\n";
+  out +=
+      "# HELP apiserver_request_total Counter of apiserver requests broken out by verb, "
+      "resource and HTTP response code.\n# TYPE apiserver_request_total counter\n";
   for (const auto& [k, v] : requests_) {
     out += fmt::format("apiserver_request_total{{verb=\"{}\",resource=\"{}\",code=\"{}\"}} {}\n",
                        std::get<0>(k), std::get<1>(k), std::get<2>(k), v);
   }
-  out += "# HELP apiserver_request_duration_seconds Response latency distribution in seconds "
-         "by verb and resource.\n# TYPE apiserver_request_duration_seconds histogram\n";
+  out +=
+      "# HELP apiserver_request_duration_seconds Response latency distribution in seconds "
+      "by verb and resource.\n# TYPE apiserver_request_duration_seconds histogram\n";
   for (const auto& [k, h] : request_latency_) {
     RenderHistogram(out, "apiserver_request_duration_seconds",
                     fmt::format("verb=\"{}\",resource=\"{}\"", k.first, k.second), kBuckets,
                     h.counts.data(), h.count, h.sum);
   }
-  out += "# HELP korral_storage_operation_duration_seconds Storage backend latency by "
-         "operation.\n# TYPE korral_storage_operation_duration_seconds histogram\n";
+  out +=
+      "# HELP korral_storage_operation_duration_seconds Storage backend latency by "
+      "operation.\n# TYPE korral_storage_operation_duration_seconds histogram\n";
   for (const auto& [op, h] : storage_latency_) {
     RenderHistogram(out, "korral_storage_operation_duration_seconds",
-                    fmt::format("operation=\"{}\"", op), kBuckets, h.counts.data(), h.count,
-                    h.sum);
+                    fmt::format("operation=\"{}\"", op), kBuckets, h.counts.data(), h.count, h.sum);
   }
   for (const auto& [name, g] : gauges_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, g.first, name, name,
-                       g.second);
+    out +=
+        fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, g.first, name, name, g.second);
   }
   return out;
 }

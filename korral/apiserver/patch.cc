@@ -44,15 +44,24 @@ Json MergePatch(const Json& target, const Json& patch) {
 std::optional<std::string> MergeKeyFor(std::string_view field, const Json& list_a,
                                        const Json& list_b) {
   static const std::pair<std::string_view, std::string_view> kKeys[] = {
-      {"containers", "name"},       {"initContainers", "name"},
-      {"ephemeralContainers", "name"}, {"volumes", "name"},
-      {"env", "name"},              {"volumeMounts", "mountPath"},
-      {"volumeDevices", "devicePath"}, {"imagePullSecrets", "name"},
-      {"hostAliases", "ip"},        {"conditions", "type"},
-      {"ownerReferences", "uid"},   {"topologySpreadConstraints", "topologyKey"},
-      {"resourceClaims", "name"},   {"readinessGates", "conditionType"},
-      {"schedulingGates", "name"},  {"taints", "key"},
-      {"addresses", "type"},        {"secrets", "name"},
+      {"containers", "name"},
+      {"initContainers", "name"},
+      {"ephemeralContainers", "name"},
+      {"volumes", "name"},
+      {"env", "name"},
+      {"volumeMounts", "mountPath"},
+      {"volumeDevices", "devicePath"},
+      {"imagePullSecrets", "name"},
+      {"hostAliases", "ip"},
+      {"conditions", "type"},
+      {"ownerReferences", "uid"},
+      {"topologySpreadConstraints", "topologyKey"},
+      {"resourceClaims", "name"},
+      {"readinessGates", "conditionType"},
+      {"schedulingGates", "name"},
+      {"taints", "key"},
+      {"addresses", "type"},
+      {"secrets", "name"},
   };
   if (field == "ports") {
     auto has = [](const Json& l, const char* k) {
@@ -101,8 +110,9 @@ absl::StatusOr<Json> MergeList(std::string_view field, const Json& original, con
   }
   Json out = orig;
   for (const auto& pe : patch) {
-    if (!pe.is_object()) return apierrors::NewBadRequest(fmt::format(
-                             "strategic merge patch: list {} must contain objects", field));
+    if (!pe.is_object())
+      return apierrors::NewBadRequest(
+          fmt::format("strategic merge patch: list {} must contain objects", field));
     auto kv = pe.find(*key);
     if (kv == pe.end()) {
       return apierrors::NewBadRequest(
@@ -135,8 +145,7 @@ absl::StatusOr<Json> MergeList(std::string_view field, const Json& original, con
     for (const auto& oe : *element_order) {
       if (!oe.is_object() || !oe.contains(*key)) continue;
       for (size_t i = 0; i < out.size(); ++i) {
-        if (!used[i] && out[i].is_object() && out[i].contains(*key) &&
-            out[i][*key] == oe[*key]) {
+        if (!used[i] && out[i].is_object() && out[i].contains(*key) && out[i][*key] == oe[*key]) {
           ordered.push_back(out[i]);
           used[i] = true;
           break;
@@ -243,9 +252,10 @@ absl::StatusOr<Json> ApplyJsonPatch(const Json& original, const Json& patch) {
   try {
     return original.patch(patch);
   } catch (const std::exception& e) {
-    return apierrors::NewBadRequest(fmt::format("the server rejected our request due to an "
-                                                "error in our request: {}",
-                                                e.what()));
+    return apierrors::NewBadRequest(
+        fmt::format("the server rejected our request due to an "
+                    "error in our request: {}",
+                    e.what()));
   }
 }
 

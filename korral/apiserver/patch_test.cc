@@ -63,7 +63,9 @@ TEST(StrategicMergePatch, Directives) {
   EXPECT_FALSE((*out)["metadata"]["labels"].contains("a"));
   EXPECT_EQ((*out)["spec"]["containers"], json::parse(R"([{"name":"a"}])"));
   EXPECT_EQ((*out)["spec"]["ports"], json::parse(R"([{"port":90}])"));
-  EXPECT_FALSE(ApplyStrategicMergePatch(orig, json::parse(R"({"spec":{"containers":[{"image":"x"}]}})")).ok());
+  EXPECT_FALSE(
+      ApplyStrategicMergePatch(orig, json::parse(R"({"spec":{"containers":[{"image":"x"}]}})"))
+          .ok());
 }
 
 TEST(PatchType, FromContentType) {

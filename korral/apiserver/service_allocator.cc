@@ -75,9 +75,9 @@ std::string ServiceAllocator::FirstAddress() const { return IpString(base_ + 1);
 absl::Status ServiceAllocator::ReserveIp(const std::string& ip, const std::string& owner) {
   uint32_t v = 0;
   if (!ParseIp(ip, &v) || v <= base_ || v >= base_ + size_ - 1) {
-    return absl::OutOfRangeError(fmt::format(
-        "provided IP is not in the valid range. The range of valid IPs is {}/{}",
-        IpString(base_), 32 - __builtin_ctz(size_)));
+    return absl::OutOfRangeError(
+        fmt::format("provided IP is not in the valid range. The range of valid IPs is {}/{}",
+                    IpString(base_), 32 - __builtin_ctz(size_)));
   }
   auto r = backend_->Create(kIpPrefix + ip, Json{{"owner", owner}}.dump());
   if (!r.ok()) {
@@ -106,9 +106,9 @@ absl::StatusOr<std::string> ServiceAllocator::AllocateIp(const std::string& owne
 
 absl::Status ServiceAllocator::ReservePort(int port, const std::string& owner) {
   if (port < port_min_ || port > port_max_) {
-    return absl::OutOfRangeError(fmt::format(
-        "provided port is not in the valid range. The range of valid ports is {}-{}", port_min_,
-        port_max_));
+    return absl::OutOfRangeError(
+        fmt::format("provided port is not in the valid range. The range of valid ports is {}-{}",
+                    port_min_, port_max_));
   }
   auto r = backend_->Create(kPortPrefix + std::to_string(port), Json{{"owner", owner}}.dump());
   if (!r.ok()) {

@@ -33,7 +33,6 @@ std::string RandomSuffix() {
   return s;
 }
 
-
 // Everything but metadata and status: the part whose change bumps metadata.generation.
 bool SpecChanged(const Json& a, const Json& b) {
   for (auto it = a.begin(); it != a.end(); ++it) {
@@ -68,8 +67,9 @@ absl::StatusOr<ContinueToken> DecodeContinue(const std::string& token) {
   Json j = Json::parse(raw, nullptr, false);
   if (!j.is_object() || !j["rv"].is_number_integer() || !j["start"].is_string() ||
       j["rv"].get<int64_t>() <= 0) {
-    return apierrors::NewBadRequest("continue key is not valid: incorrect encoded start "
-                                    "resourceVersion (version meta.k8s.io/v1)");
+    return apierrors::NewBadRequest(
+        "continue key is not valid: incorrect encoded start "
+        "resourceVersion (version meta.k8s.io/v1)");
   }
   return ContinueToken{j["rv"].get<int64_t>(), j["start"].get<std::string>()};
 }
@@ -89,15 +89,18 @@ absl::StatusOr<int64_t> ParseResourceVersion(const std::string& rv) {
 absl::Status StorageError(const absl::Status& s, const api::ResourceType& type,
                           std::string_view name) {
   switch (s.code()) {
-    case absl::StatusCode::kNotFound: return apierrors::NewNotFound(type.QualifiedResource(), name);
+    case absl::StatusCode::kNotFound:
+      return apierrors::NewNotFound(type.QualifiedResource(), name);
     case absl::StatusCode::kAlreadyExists:
       return apierrors::NewAlreadyExists(type.QualifiedResource(), name);
     case absl::StatusCode::kFailedPrecondition:
       return apierrors::NewConflict(type.QualifiedResource(), name,
                                     "the object has been modified; please apply your changes to "
                                     "the latest version and try again");
-    case absl::StatusCode::kOutOfRange: return apierrors::NewResourceExpired(StatusMessage(s));
-    default: return apierrors::NewInternalError(s.ToString());
+    case absl::StatusCode::kOutOfRange:
+      return apierrors::NewResourceExpired(StatusMessage(s));
+    default:
+      return apierrors::NewInternalError(s.ToString());
   }
 }
 
@@ -107,15 +110,14 @@ std::string NewUid() {
   uint64_t a = Rng()(), b = Rng()();
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff,
-                     a & 0xffff, b >> 48, b & 0xffffffffffffULL);
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff,
+                     b >> 48, b & 0xffffffffffffULL);
 }
 
 Store::Store(storage::Backend* backend, WatchCache* cache, Clock* clock)
     : backend_(backend), cache_(cache), clock_(clock) {}
 
-std::string Store::Key(const api::ResourceType& type, std::string_view ns,
-                       std::string_view name) {
+std::string Store::Key(const api::ResourceType& type, std::string_view ns, std::string_view name) {
   std::string key = fmt::format("/registry/{}/", type.QualifiedResource());
   if (type.namespaced && !ns.empty()) {
     key.append(ns);
@@ -171,8 +173,7 @@ absl::StatusOr<ObjectFilter> Store::MakeFilter(const api::ResourceType& type,
     for (const auto& req : parsed->requirements()) {
       if (req.field == "metadata.name" || req.field == "metadata.namespace") continue;
       if (!type.field_value || !type.field_value(Json::object(), req.field).has_value()) {
-        return apierrors::NewBadRequest(fmt::format(
-            "field label not supported: {}", req.field));
+        return apierrors::NewBadRequest(fmt::format("field label not supported: {}", req.field));
       }
     }
     if (!parsed->Empty()) fs = std::make_shared<fields::FieldSelector>(std::move(*parsed));
@@ -311,13 +312,15 @@ absl::Status Store::CheckNamespace(const api::ResourceType& type, std::string_vi
 
 absl::StatusOr<ObjectPtr> Store::Create(const api::ResourceType& type, std::string_view ns,
                                         Json obj, const WriteOptions& options) {
-  if (!obj.is_object()) return apierrors::NewBadRequest("the body of the request must be an object");
+  if (!obj.is_object())
+    return apierrors::NewBadRequest("the body of the request must be an object");
   const std::string api_version = type.gvk.ApiVersion();
-  if (auto it = obj.find("apiVersion"); it != obj.end() && !it->is_null() &&
-                                        (!it->is_string() || it->get<std::string>() != api_version)) {
-    return apierrors::NewBadRequest(fmt::format(
-        "the API version in the data ({}) does not match the expected API version ({})",
-        it->is_string() ? it->get<std::string>() : it->dump(), api_version));
+  if (auto it = obj.find("apiVersion");
+      it != obj.end() && !it->is_null() &&
+      (!it->is_string() || it->get<std::string>() != api_version)) {
+    return apierrors::NewBadRequest(
+        fmt::format("the API version in the data ({}) does not match the expected API version ({})",
+                    it->is_string() ? it->get<std::string>() : it->dump(), api_version));
   }
   if (auto it = obj.find("kind"); it != obj.end() && !it->is_null() &&
                                   (!it->is_string() || it->get<std::string>() != type.gvk.kind)) {
@@ -343,7 +346,8 @@ absl::StatusOr<ObjectPtr> Store::Create(const api::ResourceType& type, std::stri
   }
   if (meta.contains("resourceVersion") && meta["resourceVersion"].is_string() &&
       !meta["resourceVersion"].get<std::string>().empty()) {
-    return apierrors::NewInternalError("resourceVersion should not be set on objects to be created");
+    return apierrors::NewInternalError(
+        "resourceVersion should not be set on objects to be created");
   }
   meta.erase("resourceVersion");
   std::string name = meta.value("name", "");
@@ -400,13 +404,14 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
                                              bool* retry) {
   *retry = false;
   const Json& old = current->object;
-  if (!desired.is_object()) return apierrors::NewBadRequest("the body of the request must be an object");
+  if (!desired.is_object())
+    return apierrors::NewBadRequest("the body of the request must be an object");
   const std::string api_version = type.gvk.ApiVersion();
   if (auto it = desired.find("apiVersion");
       it != desired.end() && it->is_string() && it->get<std::string>() != api_version) {
-    return apierrors::NewBadRequest(fmt::format(
-        "the API version in the data ({}) does not match the expected API version ({})",
-        it->get<std::string>(), api_version));
+    return apierrors::NewBadRequest(
+        fmt::format("the API version in the data ({}) does not match the expected API version ({})",
+                    it->get<std::string>(), api_version));
   }
   if (auto it = desired.find("kind");
       it != desired.end() && it->is_string() && it->get<std::string>() != type.gvk.kind) {
@@ -551,9 +556,8 @@ absl::StatusOr<ObjectPtr> Store::GuaranteedUpdate(const api::ResourceType& type,
                                 "too many concurrent updates; please try again");
 }
 
-absl::StatusOr<ObjectPtr> Store::ReallyDelete(const api::ResourceType& type,
-                                              const std::string& key, const ObjectPtr& current,
-                                              bool dry_run, bool* retry) {
+absl::StatusOr<ObjectPtr> Store::ReallyDelete(const api::ResourceType& type, const std::string& key,
+                                              const ObjectPtr& current, bool dry_run, bool* retry) {
   *retry = false;
   if (dry_run) return current;
   auto kv = backend_->Delete(key, current->resource_version);
@@ -596,7 +600,8 @@ absl::StatusOr<Store::DeleteResult> Store::Delete(const api::ResourceType& type,
       }
       propagation = it->get<bool>() ? "Orphan" : "Background";
     }
-    if (auto it = options.find("gracePeriodSeconds"); it != options.end() && it->is_number_integer())
+    if (auto it = options.find("gracePeriodSeconds");
+        it != options.end() && it->is_number_integer())
       grace = it->get<int64_t>();
   }
   for (int attempt = 0; attempt < kMaxUpdateRetries; ++attempt) {
@@ -644,8 +649,8 @@ absl::StatusOr<Store::DeleteResult> Store::Delete(const api::ResourceType& type,
     // orphan deletion; until then those policies delete immediately unless other finalizers
     // hold the object.
     (void)has_children_policy;
-    bool existing_finalizers = meta.contains("finalizers") && meta["finalizers"].is_array() &&
-                               !meta["finalizers"].empty();
+    bool existing_finalizers =
+        meta.contains("finalizers") && meta["finalizers"].is_array() && !meta["finalizers"].empty();
     // Namespaces are finalized by the namespace controller through spec.finalizers.
     bool ns_finalizers = type.resource == "namespaces" && type.gvk.group.empty() &&
                          current->object.contains("spec") &&

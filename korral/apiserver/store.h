@@ -63,8 +63,7 @@ class Store {
   Store(storage::Backend* backend, WatchCache* cache, Clock* clock);
 
   // The storage key of an object, or of a collection when name is empty (trailing '/').
-  static std::string Key(const api::ResourceType& type, std::string_view ns,
-                         std::string_view name);
+  static std::string Key(const api::ResourceType& type, std::string_view ns, std::string_view name);
 
   absl::StatusOr<ObjectPtr> Get(const api::ResourceType& type, std::string_view ns,
                                 std::string_view name,

@@ -193,10 +193,12 @@ TEST_F(StoreTest, ListSelectorsAndConsistentPaging) {
 }
 
 TEST_F(StoreTest, TerminatingNamespaceRefusesNewContent) {
-  ASSERT_TRUE(store_->Create(ns_, "", json{{"metadata", {{"name", "t"}}},
-                                           {"spec", {{"finalizers", {"kubernetes"}}}}},
-                             {})
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->Create(ns_, "",
+                   json{{"metadata", {{"name", "t"}}}, {"spec", {{"finalizers", {"kubernetes"}}}}},
+                   {})
+          .ok());
   auto d = store_->Delete(ns_, "", "t", json::object(), false);
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->deleted);

@@ -70,7 +70,9 @@ absl::Status WatchCache::Start() {
   revision_ = rev;
   delivered_revision_ = rev;
   storage::WatchHandler handler;
-  handler.on_events = [this](const std::vector<storage::Event>& events) { OnStorageEvents(events); };
+  handler.on_events = [this](const std::vector<storage::Event>& events) {
+    OnStorageEvents(events);
+  };
   handler.on_error = [this](const absl::Status& s) { OnStorageError(s); };
   auto watch = backend_->Watch(kRegistryPrefix, rev + 1, std::move(handler));
   if (!watch.ok()) return watch.status();
@@ -104,7 +106,7 @@ void WatchCache::OnStorageError(const absl::Status& status) {
 void WatchCache::HintWritten(ObjectPtr object) {
   std::lock_guard lock(mu_);
   if (object->resource_version <= revision_) return;  // the event was already processed
-  if (hints_.size() > 10000) hints_.clear();            // bound: hints are only a shortcut
+  if (hints_.size() > 10000) hints_.clear();          // bound: hints are only a shortcut
   hints_[object->key] = std::move(object);
 }
 
@@ -121,7 +123,8 @@ void WatchCache::OnStorageEvents(const std::vector<storage::Event>& events) {
       revision_ = ev.kv.mod_revision;
       ObjectPtr decoded;
       if (auto h = hints_.find(ev.kv.key); h != hints_.end()) {
-        if (ev.type == storage::EventType::kPut && h->second->resource_version == ev.kv.mod_revision)
+        if (ev.type == storage::EventType::kPut &&
+            h->second->resource_version == ev.kv.mod_revision)
           decoded = h->second;
         hints_.erase(h);
       }
@@ -209,6 +212,12 @@ bool WatchCache::WaitForRevision(int64_t revision, std::chrono::milliseconds tim
   return revision_cv_.wait_for(lock, timeout, [&] { return revision_ >= revision; });
 }
 
+bool WatchCache::IsFresh() const {
+  int64_t current = backend_->CurrentRevision();
+  std::lock_guard lock(mu_);
+  return revision_ >= current;
+}
+
 bool WatchCache::WaitFresh(std::chrono::milliseconds timeout) const {
   return WaitForRevision(backend_->CurrentRevision(), timeout);
 }
@@ -259,8 +268,8 @@ absl::StatusOr<uint64_t> WatchCache::Watch(std::string_view prefix, int64_t star
     }
   } else {
     if (start_revision < st.complete_since) {
-      return apierrors::NewResourceExpired(fmt::format("too old resource version: {} ({})",
-                                                       start_revision, st.complete_since + 1));
+      return apierrors::NewResourceExpired(
+          fmt::format("too old resource version: {} ({})", start_revision, st.complete_since + 1));
     }
     for (const auto& e : st.history) {
       if (e.revision <= start_revision) continue;

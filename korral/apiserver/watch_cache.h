@@ -83,6 +83,8 @@ class WatchCache {
   int64_t Revision() const;
   // Blocks until Revision() >= revision or the timeout passes. Returns whether it caught up.
   bool WaitForRevision(int64_t revision, std::chrono::milliseconds timeout) const;
+  // True when the cache already reflects every committed write (no wait needed).
+  bool IsFresh() const;
   // Waits until the cache reflects every write committed before the call (consistent read).
   bool WaitFresh(std::chrono::milliseconds timeout = std::chrono::seconds(3)) const;
 

@@ -26,14 +26,17 @@ std::atomic<int> g_level{static_cast<int>(InitialLevel())};
 
 void SetLevel(Level level) { g_level.store(static_cast<int>(level)); }
 
-bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+bool Enabled(Level level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
 
 void Write(Level level, std::string_view file, int line, std::string_view message) {
   static constexpr char kLetters[] = {'D', 'I', 'W', 'E'};
   auto now = std::chrono::system_clock::now();
   std::time_t secs = std::chrono::system_clock::to_time_t(now);
   auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+      1000000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   auto slash = file.rfind('/');

@@ -21,9 +21,9 @@ void Write(Level level, std::string_view file, int line, std::string_view messag
 
 }  // namespace korral::log
 
-#define KLOG(severity, ...)                                                         \
-  do {                                                                              \
-    if (::korral::log::Enabled(::korral::log::Level::k##severity))                  \
-      ::korral::log::Write(::korral::log::Level::k##severity, __FILE__, __LINE__,   \
-                           ::fmt::format(__VA_ARGS__));                             \
+#define KLOG(severity, ...)                                                       \
+  do {                                                                            \
+    if (::korral::log::Enabled(::korral::log::Level::k##severity))                \
+      ::korral::log::Write(::korral::log::Level::k##severity, __FILE__, __LINE__, \
+                           ::fmt::format(__VA_ARGS__));                           \
   } while (0)

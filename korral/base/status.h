@@ -25,9 +25,9 @@ inline std::string_view StatusMessage(const absl::Status& s) {
 }
 }  // namespace korral
 
-#define KORRAL_RETURN_IF_ERROR(expr)                \
-  do {                                              \
-    ::absl::Status korral_status_ = (expr);         \
+#define KORRAL_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status korral_status_ = (expr);          \
     if (!korral_status_.ok()) return korral_status_; \
   } while (0)
 

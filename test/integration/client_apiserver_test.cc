@@ -69,8 +69,8 @@ TEST_F(ClientApiServerTest, CrudAndConflict) {
   auto got = client_->Get(cms, "default", "c1");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ((*got)["data"]["k"], "2");
-  auto patched = client_->Patch(cms, "default", "c1", client::PatchType::kMerge,
-                                json{{"data", {{"k", "4"}}}});
+  auto patched =
+      client_->Patch(cms, "default", "c1", client::PatchType::kMerge, json{{"data", {{"k", "4"}}}});
   ASSERT_TRUE(patched.ok()) << patched.status();
   EXPECT_EQ((*patched)["data"]["k"], "4");
   ASSERT_TRUE(client_->Delete(cms, "default", "c1").ok());
@@ -85,11 +85,12 @@ TEST_F(ClientApiServerTest, InformerFollowsChanges) {
   std::condition_variable cv;
   std::vector<std::string> log;
   informer.AddEventHandler(
-      {.on_add = [&](const client::ObjectPtr& o) {
-         std::lock_guard l(mu);
-         log.push_back("add " + (*o)["metadata"]["name"].get<std::string>());
-         cv.notify_all();
-       },
+      {.on_add =
+           [&](const client::ObjectPtr& o) {
+             std::lock_guard l(mu);
+             log.push_back("add " + (*o)["metadata"]["name"].get<std::string>());
+             cv.notify_all();
+           },
        .on_update =
            [&](const client::ObjectPtr&, const client::ObjectPtr& n) {
              std::lock_guard l(mu);
@@ -105,9 +106,10 @@ TEST_F(ClientApiServerTest, InformerFollowsChanges) {
   informer.Start();
   ASSERT_TRUE(informer.WaitForCacheSync(std::chrono::seconds(10)));
   ASSERT_TRUE(client_->Create(cms, "default", ConfigMap("inf-b", "1")).ok());
-  ASSERT_TRUE(client_->Patch(cms, "default", "inf-a", client::PatchType::kMerge,
-                             json{{"data", {{"k", "2"}}}})
-                  .ok());
+  ASSERT_TRUE(
+      client_
+          ->Patch(cms, "default", "inf-a", client::PatchType::kMerge, json{{"data", {{"k", "2"}}}})
+          .ok());
   ASSERT_TRUE(client_->Delete(cms, "default", "inf-b").ok());
   std::unique_lock l(mu);
   bool done = cv.wait_for(l, std::chrono::seconds(10), [&] {

@@ -156,11 +156,16 @@ const char* JsonTypeName(const Json& v) {
 
 std::string GoTypeName(const Schema* s) {
   switch (s->type) {
-    case Type::kString: return "string";
-    case Type::kInteger: return s->format == "int32" ? "int32" : "int64";
-    case Type::kNumber: return "float64";
-    case Type::kBoolean: return "bool";
-    case Type::kArray: return "[]" + (s->items ? GoTypeName(Deref(s->items.get())) : std::string("interface {}"));
+    case Type::kString:
+      return "string";
+    case Type::kInteger:
+      return s->format == "int32" ? "int32" : "int64";
+    case Type::kNumber:
+      return "float64";
+    case Type::kBoolean:
+      return "bool";
+    case Type::kArray:
+      return "[]" + (s->items ? GoTypeName(Deref(s->items.get())) : std::string("interface {}"));
     case Type::kObject: {
       if (s->properties.empty() && s->additional_properties) {
         return "map[string]" + GoTypeName(Deref(s->additional_properties.get()));
@@ -169,7 +174,8 @@ std::string GoTypeName(const Schema* s) {
       auto dot = n.rfind('.');
       return dot == std::string::npos ? "struct" : "v1." + n.substr(dot + 1);
     }
-    default: return "interface {}";
+    default:
+      return "interface {}";
   }
 }
 
@@ -181,8 +187,7 @@ bool IsBase64(const std::string& v) {
     ++n;
   }
   size_t pad = v.size() - n;
-  return pad <= 2 && v.size() % 4 == 0 &&
-         v.find_first_not_of('=', n) == std::string::npos;
+  return pad <= 2 && v.size() % 4 == 0 && v.find_first_not_of('=', n) == std::string::npos;
 }
 
 // Returns the first mismatch below `v` as "<json type>|<field path>|<go type>".
@@ -199,7 +204,8 @@ std::optional<std::string> CheckTypes(const Json& v, const Schema* node, const s
     return internal::Cat(JsonTypeName(v), "|", path, "|resource.Quantity");
   }
   auto mismatch = [&]() {
-    return std::optional<std::string>(internal::Cat(JsonTypeName(v), "|", path, "|", GoTypeName(s)));
+    return std::optional<std::string>(
+        internal::Cat(JsonTypeName(v), "|", path, "|", GoTypeName(s)));
   };
   switch (s->type) {
     case Type::kString:
@@ -229,8 +235,8 @@ std::optional<std::string> CheckTypes(const Json& v, const Schema* node, const s
       if (s->IsFreeForm()) return std::nullopt;
       if (!v.is_object()) return mismatch();
       for (const auto& [k, child] : v.items()) {
-        const Schema* prop = s->properties.empty() ? s->additional_properties.get()
-                                                   : s->FindProperty(k);
+        const Schema* prop =
+            s->properties.empty() ? s->additional_properties.get() : s->FindProperty(k);
         if (prop == nullptr) continue;  // unknown fields are FindUnknownFields' business
         std::string child_path = s->properties.empty() ? path : internal::Cat(path, ".", k);
         if (auto e = CheckTypes(child, prop, child_path)) return e;

@@ -239,6 +239,23 @@ class ServerImpl : public Server {
   ssl::context& tls() { return *tls_; }
   bool stopping() const { return stopping_.load(); }
 
+  // Runs the handler, turning a throw into a 500.
+  Response CallHandler(Request& request) {
+    try {
+      return handler_(request);
+    } catch (const std::exception& e) {
+      KLOG(Error, "http: handler for {} {} threw: {}", request.method, request.path, e.what());
+    } catch (...) {
+      KLOG(Error, "http: handler for {} {} threw", request.method, request.path);
+    }
+    return options_.error_response(500, "internal error");
+  }
+
+  // True when the request may be handled on the calling I/O thread.
+  bool Inline(const Request& request) const {
+    return options_.run_inline && options_.run_inline(request);
+  }
+
   // Runs the handler on the pool; `done` is called there with the response.
   template <typename Done>
   void RunHandler(Request request, Done done) {
@@ -247,17 +264,7 @@ class ServerImpl : public Server {
       ++inflight_;
     }
     asio::post(*pool_, [this, request = std::move(request), done = std::move(done)]() mutable {
-      Response response;
-      try {
-        response = handler_(request);
-      } catch (const std::exception& e) {
-        KLOG(Error, "http: handler for {} {} threw: {}", request.method, request.path, e.what());
-        response = options_.error_response(500, "internal error");
-      } catch (...) {
-        KLOG(Error, "http: handler for {} {} threw", request.method, request.path);
-        response = options_.error_response(500, "internal error");
-      }
-      done(std::move(response));
+      done(CallHandler(request));
     });
   }
   // Called (on the connection strand) once a RunHandler result has been consumed.
@@ -467,6 +474,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.remote_address = remote_;
     request.client_cert = client_cert_;
     if (buffer_.size() == 0) buffer_.shrink_to_fit();
+    if (server_->Inline(request)) {
+      SendResponse(server_->CallHandler(request));
+      return;
+    }
     server_->RunHandler(std::move(request), [self = shared_from_this()](Response response) {
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->SendResponse(std::move(response));
@@ -646,9 +657,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
           if (self->read_after_probe_) {
             self->read_after_probe_ = false;
             self->DoRead();
-          } else if (self->writer_) {
+          } else if (self->writer_ && self->buffer_.size() == 0) {
             self->StartProbe();
           }
+          // Otherwise the client already sent its next request while the stream was still
+          // being written: it stays buffered, and EndStream (no probe pending) parses it.
         });
   }
 
