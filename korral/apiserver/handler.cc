@@ -388,7 +388,11 @@ struct ApiHandler::Impl {
     return JsonResponse(200, ObjectBody(type, *obj, ParseAccept(req)));
   }
 
-  http::Response Create(http::Request& req, const api::ResourceType& type, const Path& p) {
+  // PUT and POST: decode the body under the request's field validation and dry-run options,
+  // then `write` it; answers with `code` and any field warnings.
+  template <typename Write>
+  http::Response WriteBody(http::Request& req, const api::ResourceType& type, int code,
+                           const Write& write) {
     auto fv = ParseFieldValidation(req);
     if (!fv.ok()) return StatusResponse(fv.status());
     auto dry = ParseDryRun(req);
@@ -396,27 +400,23 @@ struct ApiHandler::Impl {
     http::HeaderList warnings;
     auto obj = DecodeObject(req, type, *fv, &warnings);
     if (!obj.ok()) return StatusResponse(obj.status());
-    auto created = store->Create(type, p.ns, std::move(*obj), WriteOptions{*dry, ""});
-    if (!created.ok()) return StatusResponse(created.status());
-    auto r = JsonResponse(201, ObjectBody(type, *created, ParseAccept(req)));
+    absl::StatusOr<ObjectPtr> written = write(std::move(*obj), *dry);
+    if (!written.ok()) return StatusResponse(written.status());
+    auto r = JsonResponse(code, ObjectBody(type, *written, ParseAccept(req)));
     r.headers = std::move(warnings);
     return r;
   }
 
+  http::Response Create(http::Request& req, const api::ResourceType& type, const Path& p) {
+    return WriteBody(req, type, 201, [&](Json obj, bool dry) {
+      return store->Create(type, p.ns, std::move(obj), WriteOptions{dry, ""});
+    });
+  }
+
   http::Response Update(http::Request& req, const api::ResourceType& type, const Path& p) {
-    auto fv = ParseFieldValidation(req);
-    if (!fv.ok()) return StatusResponse(fv.status());
-    auto dry = ParseDryRun(req);
-    if (!dry.ok()) return StatusResponse(dry.status());
-    http::HeaderList warnings;
-    auto obj = DecodeObject(req, type, *fv, &warnings);
-    if (!obj.ok()) return StatusResponse(obj.status());
-    auto updated =
-        store->Update(type, p.ns, p.name, std::move(*obj), WriteOptions{*dry, p.subresource});
-    if (!updated.ok()) return StatusResponse(updated.status());
-    auto r = JsonResponse(200, ObjectBody(type, *updated, ParseAccept(req)));
-    r.headers = std::move(warnings);
-    return r;
+    return WriteBody(req, type, 200, [&](Json obj, bool dry) {
+      return store->Update(type, p.ns, p.name, std::move(obj), WriteOptions{dry, p.subresource});
+    });
   }
 
   absl::StatusOr<Json> ApplyPatch(PatchType pt, const Json& current, const Json& patch) {

@@ -104,6 +104,17 @@ absl::Status StorageError(const absl::Status& s, const api::ResourceType& type,
   }
 }
 
+// The snapshot returned for a write: `obj` at revision `rv` (0 keeps obj's metadata as is).
+std::shared_ptr<CachedObject> Snapshot(std::string key, int64_t rv, Json obj) {
+  auto out = std::make_shared<CachedObject>();
+  out->key = std::move(key);
+  out->resource_version = rv;
+  out->object = std::move(obj);
+  if (rv > 0) out->object["metadata"]["resourceVersion"] = std::to_string(rv);
+  out->json = out->object.dump();
+  return out;
+}
+
 }  // namespace
 
 std::string NewUid() {
@@ -376,11 +387,7 @@ absl::StatusOr<ObjectPtr> Store::Create(const api::ResourceType& type, std::stri
   if (write_hook_) KORRAL_RETURN_IF_ERROR(write_hook_(type, obj, nullptr, options.dry_run));
   if (options.dry_run) {
     if (cache_->Get(key)) return apierrors::NewAlreadyExists(type.QualifiedResource(), name);
-    auto out = std::make_shared<CachedObject>();
-    out->key = key;
-    out->object = std::move(obj);
-    out->json = out->object.dump();
-    return ObjectPtr(out);
+    return ObjectPtr(Snapshot(key, 0, std::move(obj)));
   }
   std::string value = obj.dump();
   auto rev = backend_->Create(key, value);
@@ -388,14 +395,9 @@ absl::StatusOr<ObjectPtr> Store::Create(const api::ResourceType& type, std::stri
     if (delete_hook_) delete_hook_(type, obj);  // release what the hook allocated
     return StorageError(rev.status(), type, name);
   }
-  auto out = std::make_shared<CachedObject>();
-  out->key = key;
-  out->resource_version = *rev;
-  out->object = std::move(obj);
-  out->object["metadata"]["resourceVersion"] = std::to_string(*rev);
-  out->json = out->object.dump();
+  ObjectPtr out = Snapshot(key, *rev, std::move(obj));
   cache_->HintWritten(out);
-  return ObjectPtr(out);
+  return out;
 }
 
 absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std::string_view ns,
@@ -509,27 +511,16 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
   if (write_hook_) KORRAL_RETURN_IF_ERROR(write_hook_(type, desired, &old, options.dry_run));
   if (options.dry_run || desired == old) {
     // No-op updates are not written (upstream skips them too), and keep the resourceVersion.
-    auto out = std::make_shared<CachedObject>();
-    out->key = current->key;
-    out->resource_version = current->resource_version;
-    out->object = std::move(desired);
-    out->object["metadata"]["resourceVersion"] = std::to_string(current->resource_version);
-    out->json = out->object.dump();
-    return ObjectPtr(out);
+    return ObjectPtr(Snapshot(current->key, current->resource_version, std::move(desired)));
   }
   auto rev = backend_->Update(current->key, desired.dump(), current->resource_version);
   if (!rev.ok()) {
     if (rev.status().code() == absl::StatusCode::kFailedPrecondition && !pinned) *retry = true;
     return StorageError(rev.status(), type, name);
   }
-  auto out = std::make_shared<CachedObject>();
-  out->key = current->key;
-  out->resource_version = *rev;
-  out->object = std::move(desired);
-  out->object["metadata"]["resourceVersion"] = std::to_string(*rev);
-  out->json = out->object.dump();
+  ObjectPtr out = Snapshot(current->key, *rev, std::move(desired));
   cache_->HintWritten(out);
-  return ObjectPtr(out);
+  return out;
 }
 
 absl::StatusOr<ObjectPtr> Store::Update(const api::ResourceType& type, std::string_view ns,
@@ -674,23 +665,16 @@ absl::StatusOr<Store::DeleteResult> Store::Delete(const api::ResourceType& type,
       desired["status"]["phase"] = "Terminating";
     }
     if (dry_run) {
-      auto out = std::make_shared<CachedObject>(*current);
-      out->object = std::move(desired);
-      out->json = out->object.dump();
-      return DeleteResult{ObjectPtr(out), false};
+      return DeleteResult{Snapshot(key, 0, std::move(desired)), false};
     }
     auto rev = backend_->Update(key, desired.dump(), current->resource_version);
     if (!rev.ok()) {
       if (rev.status().code() == absl::StatusCode::kFailedPrecondition) continue;
       return StorageError(rev.status(), type, name);
     }
-    auto out = std::make_shared<CachedObject>();
-    out->key = key;
-    out->resource_version = *rev;
-    out->object = std::move(desired);
-    out->object["metadata"]["resourceVersion"] = std::to_string(*rev);
-    out->json = out->object.dump();
-    return DeleteResult{ObjectPtr(out), false};
+    ObjectPtr out = Snapshot(key, *rev, std::move(desired));
+    cache_->HintWritten(out);
+    return DeleteResult{out, false};
   }
   return apierrors::NewConflict(type.QualifiedResource(), name,
                                 "too many concurrent updates; please try again");
