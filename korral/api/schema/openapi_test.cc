@@ -155,7 +155,8 @@ TEST(OpenApiTest, PodSchemaForExplainAndPatches) {
 }
 
 TEST(OpenApiTest, EveryRefResolvesInEveryDocument) {
-  for (const auto& [gv, entry] : OpenApiV3Index()["paths"].items()) {
+  const nlohmann::json index = OpenApiV3Index();
+  for (const auto& [gv, entry] : index["paths"].items()) {
     nlohmann::json doc = Doc(gv);
     std::set<std::string> refs;
     Refs(doc, &refs);

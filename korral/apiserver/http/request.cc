@@ -175,7 +175,8 @@ absl::StatusOr<Request> ParseRequestBytes(std::string_view data, size_t max_body
     if (ec) break;
     if (used == 0) break;
   }
-  if (!ec && !parser.is_done()) parser.put_eof(ec);
+  // put_eof requires that the parser saw some input (a Beast precondition).
+  if (!ec && !parser.is_done() && parser.got_some()) parser.put_eof(ec);
   if (ec) return ClassifyReadError(ec);
   if (!parser.is_done()) return absl::UnavailableError("incomplete request");
   Request request;
