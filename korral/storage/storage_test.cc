@@ -139,7 +139,10 @@ TEST(SqliteBackendTest, BackgroundCheckpointKeepsTheWalSmall) {
     }
     for (auto& t : threads) t.join();
     const auto wal_bytes = std::filesystem::file_size(path.string() + "-wal");
-    EXPECT_LT(wal_bytes, 6u << 20) << "the WAL is not being checkpointed";
+    // Each value is written twice (history and current tables): ~24 MB of pages without
+    // checkpoints. The WAL file never shrinks, only gets reused, so under CPU contention it may
+    // reach a few times the checkpoint threshold; half the unchecked size proves checkpoints ran.
+    EXPECT_LT(wal_bytes, 12u << 20) << "the WAL is not being checkpointed";
     auto kv = (*b)->Get("/w/3/249");
     ASSERT_TRUE(kv.ok()) << kv.status();
     EXPECT_EQ(kv->value, value);
