@@ -83,8 +83,10 @@ absl::Status NewUnauthorized(std::string_view message) {
 }
 
 absl::Status NewForbidden(std::string_view qr, std::string_view name, std::string_view message) {
-  std::string m = name.empty() ? fmt::format("{} is forbidden: {}", qr, message)
-                               : fmt::format("{} \"{}\" is forbidden: {}", qr, name, message);
+  // Non-resource requests (no resource) read "forbidden: ..." as upstream prints them.
+  std::string m = qr.empty()     ? fmt::format("forbidden: {}", message)
+                  : name.empty() ? fmt::format("{} is forbidden: {}", qr, message)
+                                 : fmt::format("{} \"{}\" is forbidden: {}", qr, name, message);
   return Make(absl::StatusCode::kPermissionDenied, 403, "Forbidden", m, Details(qr, name));
 }
 

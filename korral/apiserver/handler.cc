@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <random>
 #include <vector>
 
@@ -1046,15 +1047,10 @@ http::Response ApiHandler::Handle(http::Request& req) {
   if (!authenticated && !public_path) {
     // TODO(korral): token authentication, anonymous RBAC and the rest of authn/authz are the
     // security issue; today only client certificates signed by the cluster CA authenticate.
-    resp = StatusResponse(
-        apierrors::NewForbidden("", "",
-                                fmt::format("User \"system:anonymous\" cannot {} path \"{}\"",
-                                            req.method == "GET" ? "get" : req.method, path)));
-    resp.body =
-        apierrors::ToStatusObject(apierrors::NewForbidden("", "",
-                                                          "User \"system:anonymous\" cannot access "
-                                                          "this path"))
-            .dump();
+    std::string verb_lower = req.method;
+    for (auto& c : verb_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    resp = StatusResponse(apierrors::NewForbidden(
+        "", "", fmt::format("User \"system:anonymous\" cannot {} path \"{}\"", verb_lower, path)));
   } else if (path == "/version" || path == "/version/") {
     Json v = {{"major", "1"},
               {"minor", "32"},

@@ -113,6 +113,10 @@ class BadInputTest(harness.ServerTestCase):
         with self.assertRaises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(self.server.url("/api/v1/secrets"), context=ctx)
         self.assertEqual(e.exception.code, 403)
+        status = json.loads(e.exception.read())
+        self.assertEqual(status["reason"], "Forbidden")
+        self.assertEqual(status["message"],
+                         'forbidden: User "system:anonymous" cannot get path "/api/v1/secrets"')
 
     def test_nothing_lost_after_bad_requests(self):
         code, _, _ = self.server.request("POST", CM_PATH, json.dumps(
