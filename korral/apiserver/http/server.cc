@@ -599,21 +599,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
       out->append("0\r\n\r\n");
       final_sent_ = true;
     }
-    if (out->empty()) return;
+    if (out->empty()) {
+      // Drained: stop the write deadline of the burst that just ended.
+      if (timer_gen_ == stream_timer_gen_) DisarmTimer();
+      return;
+    }
     stream_writing_ = true;
-    ArmTimer(server_->options().request_timeout);
+    // One deadline covers a burst of back-to-back writes: re-arming per write cost two timer
+    // operations and two aborted-wait handlers per event per watcher in fan-outs.
+    if (timer_gen_ != stream_timer_gen_) {
+      ArmTimer(server_->options().request_timeout);
+      stream_timer_gen_ = timer_gen_;
+    }
     asio::async_write(
         stream_, asio::buffer(*out),
         [self = shared_from_this(), out, payload](const boost::system::error_code& ec, size_t) {
           self->stream_writing_ = false;
           if (self->closed_) return;
-          self->DisarmTimer();
           if (ec) {
             self->Close();
             return;
           }
           self->writer_->Sent(payload);
           if (self->final_sent_) {
+            self->DisarmTimer();
             self->EndStream();
           } else {
             self->FlushStream();
@@ -724,6 +733,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   bool keep_alive_ = false;
   bool linger_ = false;
+  // timer_gen_ value of the deadline armed for the current burst of stream writes.
+  uint64_t stream_timer_gen_ = ~uint64_t{0};
   bool head_ = false;
   bool header_started_ = false;
   bool continue_sent_ = false;
