@@ -24,21 +24,6 @@ struct DiscoveryDocuments {
 
 namespace {
 
-// Discovery-only groups served without storage.
-struct ExtraResource {
-  std::string group, version, resource, kind;
-  bool namespaced;
-  std::vector<std::string> verbs;
-};
-
-const std::vector<ExtraResource>& ExtraResources() {
-  static const std::vector<ExtraResource> kExtra = {
-      // metrics.k8s.io is listed so `kubectl top` finds the group; the node agent issue serves
-      // its data.
-  };
-  return kExtra;
-}
-
 Json LegacyResource(const api::ResourceType& t) {
   Json r = {{"name", t.resource},
             {"singularName", t.singular},
@@ -153,7 +138,6 @@ Discovery::Discovery(std::string server_address) : docs_(std::make_unique<Discov
     docs_->groups[g] = single.dump();
     agg["items"].push_back(agg_item);
   }
-  (void)ExtraResources();
   docs_->group_list = group_list.dump();
   docs_->aggregated_legacy_v2 = WithApiVersion(agg_legacy, "apidiscovery.k8s.io/v2");
   docs_->aggregated_legacy_v2beta1 = WithApiVersion(agg_legacy, "apidiscovery.k8s.io/v2beta1");

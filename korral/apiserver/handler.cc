@@ -455,9 +455,7 @@ struct ApiHandler::Impl {
     auto patch = ParsePatchBody(req, *pt);
     if (!patch.ok()) return StatusResponse(patch.status());
     http::HeaderList warnings;
-    bool force = false;
-    if (auto f = req.Query("force")) force = ParseBool(*f);
-    (void)force;
+    // TODO(korral): `force` matters once server-side apply tracks field managers (issue 3).
     auto mutate = [&](const Json& current) -> absl::StatusOr<Json> {
       Json base = current;
       // The stored resourceVersion is not part of the patch base: a patch pins a version
@@ -700,9 +698,8 @@ struct ApiHandler::Impl {
                        {"lastTransitionTime", api::FormatTime(clock->Now())}});
       return out;
     };
-    // Binding writes spec.nodeName and status; bypass the status/spec split with a raw
-    // update through the status path first (status) and then the spec. Simplest correct way:
-    // the store's main-resource update keeps old status, so write status via /status after.
+    // Binding sets spec.nodeName and the PodScheduled condition in one write: the internal
+    // "bind" subresource skips the status/spec split and pod immutability checks.
     auto updated = store->GuaranteedUpdate(type, p.ns, p.name, mutate, WriteOptions{false, "bind"});
     if (!updated.ok()) return StatusResponse(updated.status());
     Json status = {{"kind", "Status"},

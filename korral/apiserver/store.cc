@@ -626,20 +626,16 @@ absl::StatusOr<Store::DeleteResult> Store::Delete(const api::ResourceType& type,
       if (std::find(finalizers.begin(), finalizers.end(), f) == finalizers.end())
         finalizers.push_back(f);
     };
-    bool has_children_policy = false;
     if (propagation == "Foreground") {
       add_finalizer("foregroundDeletion");
-      has_children_policy = true;
     } else if (propagation == "Orphan") {
       add_finalizer("orphan");
-      has_children_policy = true;
     }
     // Foreground/Orphan need a garbage collector to finish; without owner references on
     // anything there is nothing to wait for, so they only apply when finalizers already exist.
     // TODO(korral): the garbage collector (controller-manager issue) completes foreground and
     // orphan deletion; until then those policies delete immediately unless other finalizers
     // hold the object.
-    (void)has_children_policy;
     bool existing_finalizers =
         meta.contains("finalizers") && meta["finalizers"].is_array() && !meta["finalizers"].empty();
     // Namespaces are finalized by the namespace controller through spec.finalizers.
