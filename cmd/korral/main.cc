@@ -1,10 +1,13 @@
 // korral: one multi-call binary for every component.
 //
-//   korral server      control plane (apiserver with embedded storage; more components follow)
+//   korral server      control plane: apiserver with embedded storage, plus every component
+//                      registered below that runs in-process (scheduler, controllers, agent)
 //   korral apiserver   the apiserver alone
+//   korral <component> one component alone (see cmd/korral/component.h)
 //   korral version     print the version
 //
-// Invoked through a symlink named after a subcommand (e.g. `kube-apiserver`), it runs that one.
+// Invoked through a symlink named after a subcommand or alias (e.g. `kube-apiserver`), it runs
+// that one.
 #include <signal.h>
 
 #include <cstdio>
@@ -13,38 +16,86 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cmd/korral/component.h"
 #include "korral/apiserver/apiserver.h"
 #include "korral/base/log.h"
 
+namespace korral::cmd {
+
+// Components register here, one line each (keep the list sorted).
+// void RegisterExampleComponent(Components& components);
+
 namespace {
+void RegisterAllComponents(Components& components) { (void)components; }
+}  // namespace
+
+int WaitForShutdownSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace korral::cmd
+
+namespace {
+
+using korral::cmd::Components;
 
 constexpr char kVersion[] = "v1.32.4-korral";
 
-int RunApiServer(const korral::apiserver::ApiServerConfig& config, bool disable_agent) {
-  // Block the shutdown signals in every thread; the main thread waits for them below.
+void BlockShutdownSignals() {
+  // Block the shutdown signals in every thread (threads inherit the mask); the main thread
+  // waits for them with sigwait.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
 
+// Runs the apiserver and, when `components` is non-null, every registered component that runs
+// in-process, until SIGINT/SIGTERM. Components stop in reverse start order, then the apiserver.
+int RunApiServer(const korral::apiserver::ApiServerConfig& config, const Components* components) {
   auto server = korral::apiserver::ApiServer::Start(config);
   if (!server.ok()) {
     KLOG(Error, "korral server failed to start: {}", server.status().ToString());
     return 1;
   }
-  if (!disable_agent) {
-    // TODO(korral): the node agent (kubelet + proxy) is the node issue; `korral server` runs
-    // the control plane only until then.
-    KLOG(Warning, "the node agent is not built yet; running the control plane only");
+  std::vector<std::unique_ptr<korral::cmd::RunningComponent>> running;
+  int exit_code = 0;
+  if (components != nullptr) {
+    korral::cmd::ServerContext ctx;
+    ctx.data_dir = config.data_dir;
+    ctx.server_url = "https://127.0.0.1:" + std::to_string((*server)->port());
+    std::string admin = (*server)->kubeconfig_path();
+    ctx.kubeconfig_for = [admin](const std::string&) -> absl::StatusOr<std::string> {
+      // TODO(korral, security issue): a certificate per component identity.
+      return admin;
+    };
+    for (const auto& c : *components) {
+      if (!c.start_in_server) continue;
+      auto r = c.start_in_server(ctx);
+      if (!r.ok()) {
+        KLOG(Error, "{} failed to start: {}", c.name, r.status().ToString());
+        exit_code = 1;
+        break;
+      }
+      if (*r) running.push_back(std::move(*r));
+    }
   }
-  int sig = 0;
-  sigwait(&set, &sig);
-  KLOG(Info, "received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  if (exit_code == 0) {
+    int sig = korral::cmd::WaitForShutdownSignal();
+    KLOG(Info, "received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+  for (auto it = running.rbegin(); it != running.rend(); ++it) (*it)->Stop();
   (*server)->Stop();
   KLOG(Info, "stopped");
-  return 0;
+  return exit_code;
 }
 
 void AddServerFlags(CLI::App* cmd, korral::apiserver::ApiServerConfig* c) {
@@ -86,15 +137,40 @@ void AddServerFlags(CLI::App* cmd, korral::apiserver::ApiServerConfig* c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  BlockShutdownSignals();
   CLI::App app{"korral: Kubernetes in one C++ binary"};
   app.require_subcommand(1);
 
+  Components components;
+  korral::cmd::RegisterAllComponents(components);
+
   korral::apiserver::ApiServerConfig server_config;
   server_config.data_dir = "/var/lib/korral/server";
-  bool disable_agent = false;
   auto* server = app.add_subcommand("server", "Run the control plane (apiserver, storage, ...)");
   AddServerFlags(server, &server_config);
-  server->add_flag("--disable-agent", disable_agent, "Do not run the node agent in this process");
+  // k3s-style `--disable-<component>` for every component that runs inside `korral server`.
+  std::vector<char> disabled(components.size(), 0);
+  bool has_agent = false;
+  for (size_t i = 0; i < components.size(); ++i) {
+    const auto& c = components[i];
+    has_agent |= c.name == "agent";
+    if (!c.start_in_server) continue;
+    server->add_flag_callback(
+        "--disable-" + c.name, [&disabled, i] { disabled[i] = 1; },
+        "Do not run the " + c.name + " in this process");
+    if (c.add_server_flags) c.add_server_flags(server);
+  }
+  if (!has_agent) {
+    // Accepted for compatibility until the node agent exists (the node issue).
+    server->add_flag_callback(
+        "--disable-agent", [] {}, "Do not run the node agent (not built yet)");
+  }
+  std::vector<CLI::App*> component_cmds;
+  for (const auto& c : components) {
+    CLI::App* cmd = app.add_subcommand(c.name, c.description);
+    if (c.add_flags) c.add_flags(cmd);
+    component_cmds.push_back(cmd);
+  }
 
   korral::apiserver::ApiServerConfig apiserver_config;
   auto* apiserver = app.add_subcommand("apiserver", "Run the apiserver alone");
@@ -108,13 +184,27 @@ int main(int argc, char** argv) {
   if (slash != std::string::npos) self = self.substr(slash + 1);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (self == "kube-apiserver") args.insert(args.begin(), "apiserver");
+  for (const auto& c : components) {
+    for (const auto& alias : c.aliases) {
+      if (self == alias) args.insert(args.begin(), c.name);
+    }
+  }
   std::reverse(args.begin(), args.end());
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (server->parsed()) return RunApiServer(server_config, disable_agent);
-  if (apiserver->parsed()) return RunApiServer(apiserver_config, true);
+  if (server->parsed()) {
+    Components enabled;
+    for (size_t i = 0; i < components.size(); ++i) {
+      if (!disabled[i]) enabled.push_back(components[i]);
+    }
+    return RunApiServer(server_config, &enabled);
+  }
+  if (apiserver->parsed()) return RunApiServer(apiserver_config, nullptr);
+  for (size_t i = 0; i < components.size(); ++i) {
+    if (component_cmds[i]->parsed()) return components[i].run();
+  }
   return 0;
 }
