@@ -1,0 +1,90 @@
+// korral/controllers/controller.h: the seam between kube-controller-manager and each
+// controller (upstream: cmd/kube-controller-manager/app, one InitFunc per controller).
+//
+// Every controller follows the upstream pattern: shared informers feed object keys into a
+// rate-limited work queue; `workers` threads reconcile one key at a time, level-triggered and
+// idempotent, talking only to the API through `ControllerContext::client`.
+//
+// Contract:
+//   - A ControllerFactory builds the controller and registers its informer event handlers with
+//     `ctx.informers`; it must not start threads. The manager starts every informer, waits for
+//     their caches to sync, then calls Run on every controller.
+//   - Run(workers) starts the controller's threads and returns; Stop() shuts the queues down and
+//     joins every thread the controller started. Stop is called once, after Run.
+//   - Every time-based behaviour reads time from `ctx.clock` (a FakeClock in tests).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "korral/base/clock.h"
+#include "korral/client/client.h"
+#include "korral/client/informer.h"
+
+namespace korral::controllers {
+
+// One SharedInformer per resource (all namespaces, no selectors), shared by every controller
+// that asks for it (upstream: SharedInformerFactory). Thread-safe.
+class InformerFactory {
+ public:
+  virtual ~InformerFactory() = default;
+  // Returns the informer for `ref`, creating it (not started) on first use. The pointer stays
+  // valid for the factory's lifetime.
+  virtual client::SharedInformer* For(const client::ResourceRef& ref) = 0;
+  // Starts every informer created so far that is not started yet.
+  virtual void Start() = 0;
+  // Waits until every started informer has synced; false on timeout.
+  virtual bool WaitForCacheSync(std::chrono::milliseconds timeout) = 0;
+  // Stops every informer.
+  virtual void Stop() = 0;
+};
+
+// Creates an InformerFactory that lists and watches through `client` (must outlive it).
+std::unique_ptr<InformerFactory> NewInformerFactory(client::Client& client,
+                                                    client::InformerOptions options = {});
+
+// Settings shared by the controllers (upstream flag names in comments).
+struct ControllerOptions {
+  int concurrent_workers = 2;                          // --concurrent-*-syncs (one value for all)
+  int terminated_pod_gc_threshold = 12500;             // --terminated-pod-gc-threshold
+  std::chrono::seconds event_ttl{3600};                // --event-ttl
+  std::chrono::seconds node_monitor_grace_period{40};  // --node-monitor-grace-period
+  std::chrono::seconds node_monitor_period{5};         // --node-monitor-period
+  std::string cluster_cidr = "10.244.0.0/16";          // --cluster-cidr
+  int node_cidr_mask_size = 24;                        // --node-cidr-mask-size
+  bool allocate_node_cidrs = true;                     // --allocate-node-cidrs
+  std::string root_ca_file;                            // --root-ca-file (kube-root-ca.crt data)
+};
+
+struct ControllerContext {
+  client::Client* client = nullptr;  // talks to the API with the manager's identity
+  InformerFactory* informers = nullptr;
+  Clock* clock = nullptr;
+  ControllerOptions options;
+};
+
+class Controller {
+ public:
+  virtual ~Controller() = default;
+  virtual std::string_view Name() const = 0;
+  virtual void Run(int workers) = 0;
+  virtual void Stop() = 0;
+};
+
+using ControllerFactory =
+    std::function<absl::StatusOr<std::unique_ptr<Controller>>(ControllerContext& ctx)>;
+
+struct ControllerDescriptor {
+  std::string name;  // upstream's controller name, e.g. "namespace", "garbage-collector"
+  ControllerFactory factory;
+  bool enabled_by_default = true;
+};
+
+// Every controller korral has, in start order (upstream: NewControllerDescriptors). Defined in
+// registry.cc, which lists each controller's descriptor function.
+std::vector<ControllerDescriptor> AllControllers();
+
+}  // namespace korral::controllers
