@@ -6,9 +6,12 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost1.74-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev
   libabsl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev)
+# The node (korral agent): gRPC/protobuf for the CRI client, and the runtime korral supervises.
+NODE_PKGS=(libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  containerd runc containernetworking-plugins busybox-static docker-registry iptables)
 TEST_PKGS=(python3-kubernetes python3-yaml python3-websocket etcd-server etcd-client openssl)
 
-want=("${BUILD_PKGS[@]}")
+want=("${BUILD_PKGS[@]}" "${NODE_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi
 
 missing=()
