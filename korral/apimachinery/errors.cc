@@ -135,6 +135,13 @@ absl::Status NewInternalError(std::string_view message) {
               fmt::format("Internal error occurred: {}", message));
 }
 
+absl::Status FromStatusObject(absl::StatusCode code, const Json& status) {
+  std::string message = status.value("message", "");
+  absl::Status st(code, absl::string_view(message));
+  st.SetPayload(kPayloadUrl, absl::Cord(status.dump()));
+  return st;
+}
+
 absl::Status NewServiceUnavailable(std::string_view message) {
   return Make(absl::StatusCode::kUnavailable, 503, "ServiceUnavailable", message);
 }

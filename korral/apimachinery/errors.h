@@ -54,6 +54,9 @@ absl::Status NewTooManyRequests(std::string_view message, int retry_after_second
 absl::Status NewTimeout(std::string_view message);
 absl::Status NewInternalError(std::string_view message);
 absl::Status NewServiceUnavailable(std::string_view message);
+// Any Status object (kind Status, with reason, code, details) carried as an absl::Status of
+// `code`; for errors no constructor above builds (apply conflicts with causes, generic 422s).
+absl::Status FromStatusObject(absl::StatusCode code, const Json& status);
 // A generic 404 for a path that names no resource ("the server could not find the requested
 // resource").
 absl::Status NewNotFoundPath();

@@ -1,0 +1,380 @@
+#include "korral/apimachinery/patch/fieldpath.h"
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+
+#include "korral/apimachinery/errors.h"
+#include "korral/apimachinery/patch/strategic.h"
+
+namespace korral::patch {
+
+using schema::Schema;
+
+namespace {
+
+bool AtomicMap(const Schema* node, const Schema* type) {
+  return (node && node->map_type == "atomic") || (type && type->map_type == "atomic");
+}
+
+// The path element of a list item.
+std::string ElementKey(const Json& item, const ListInfo& info) {
+  if (info.kind == ListInfo::kMap && item.is_object()) {
+    Json k = Json::object();
+    for (const auto& name : info.keys) {
+      auto it = item.find(name);
+      if (it != item.end()) k[name] = *it;
+    }
+    return "k:" + k.dump();
+  }
+  return "v:" + item.dump();
+}
+
+void ToSet(const Json& v, const Schema* node, const Schema* type, FieldSet& fs) {
+  if (v.is_object()) {
+    if (AtomicMap(node, type)) {
+      fs.member = true;
+      return;
+    }
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      FieldSchema c = ChildSchema(type, it.key());
+      FieldSet& child = fs.children["f:" + it.key()];
+      const Json& cv = it.value();
+      ToSet(cv, c.node, c.type, child);
+      if (cv.is_null() || (cv.is_object() && cv.empty()) || !c.declared) child.member = true;
+      if (child.Empty()) fs.children.erase("f:" + it.key());
+    }
+    return;
+  }
+  if (v.is_array()) {
+    ListInfo info = ListInfoOf(node);
+    if (info.kind == ListInfo::kAtomic) {
+      fs.member = true;
+      return;
+    }
+    const Schema* item = ListItemSchema(node);
+    for (const auto& e : v) {
+      FieldSet& child = fs.children[ElementKey(e, info)];
+      ToSet(e, nullptr, item, child);
+      child.member = true;
+    }
+    return;
+  }
+  fs.member = true;
+}
+
+// Every node of `v` (what a comparison reports for an added or removed subtree).
+void AllPaths(const Json& v, const Schema* node, const Schema* type, FieldSet& fs) {
+  fs.member = true;
+  if (v.is_object()) {
+    if (AtomicMap(node, type)) return;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      FieldSchema c = ChildSchema(type, it.key());
+      AllPaths(it.value(), c.node, c.type, fs.children["f:" + it.key()]);
+    }
+  } else if (v.is_array()) {
+    ListInfo info = ListInfoOf(node);
+    if (info.kind == ListInfo::kAtomic) return;
+    const Schema* item = ListItemSchema(node);
+    for (const auto& e : v) AllPaths(e, nullptr, item, fs.children[ElementKey(e, info)]);
+  }
+}
+
+void Prune(FieldSet& fs, const std::string& key) {
+  auto it = fs.children.find(key);
+  if (it != fs.children.end() && it->second.Empty()) fs.children.erase(it);
+}
+
+void Cmp(const Json* l, const Json* r, const Schema* node, const Schema* type, FieldSet& a,
+         FieldSet& m, FieldSet& rm) {
+  if (l && !r) {
+    AllPaths(*l, node, type, rm);
+    return;
+  }
+  if (r && !l) {
+    AllPaths(*r, node, type, a);
+    return;
+  }
+  if (l->is_object() && r->is_object() && !AtomicMap(node, type)) {
+    auto visit = [&](const std::string& k, const Json* lv, const Json* rv) {
+      FieldSchema c = ChildSchema(type, k);
+      std::string e = "f:" + k;
+      Cmp(lv, rv, c.node, c.type, a.children[e], m.children[e], rm.children[e]);
+      Prune(a, e);
+      Prune(m, e);
+      Prune(rm, e);
+    };
+    for (auto it = l->begin(); it != l->end(); ++it) {
+      auto jt = r->find(it.key());
+      visit(it.key(), &it.value(), jt == r->end() ? nullptr : &*jt);
+    }
+    for (auto it = r->begin(); it != r->end(); ++it) {
+      if (!l->contains(it.key())) visit(it.key(), nullptr, &it.value());
+    }
+    return;
+  }
+  if (l->is_array() && r->is_array()) {
+    ListInfo info = ListInfoOf(node);
+    if (info.kind != ListInfo::kAtomic) {
+      const Schema* item = ListItemSchema(node);
+      std::map<std::string, const Json*> lk, rk;
+      for (const auto& e : *l) lk.emplace(ElementKey(e, info), &e);
+      for (const auto& e : *r) rk.emplace(ElementKey(e, info), &e);
+      for (const auto& [k, lv] : lk) {
+        auto jt = rk.find(k);
+        Cmp(lv, jt == rk.end() ? nullptr : jt->second, nullptr, item, a.children[k], m.children[k],
+            rm.children[k]);
+        Prune(a, k);
+        Prune(m, k);
+        Prune(rm, k);
+      }
+      for (const auto& [k, rv] : rk) {
+        if (lk.count(k)) continue;
+        Cmp(nullptr, rv, nullptr, item, a.children[k], m.children[k], rm.children[k]);
+        Prune(a, k);
+        Prune(m, k);
+        Prune(rm, k);
+      }
+      return;
+    }
+  }
+  if (*l != *r) m.member = true;
+}
+
+Json StripNulls(const Json& v) {
+  if (!v.is_object()) return v;
+  Json out = Json::object();
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!it.value().is_null()) out[it.key()] = StripNulls(it.value());
+  }
+  return out;
+}
+
+Json MergeValue(const Json& live, const Json& config, const Schema* node, const Schema* type);
+
+Json MergeLists(const Json& live, const Json& config, const Schema* node) {
+  ListInfo info = ListInfoOf(node);
+  if (info.kind == ListInfo::kAtomic || !live.is_array()) return config;
+  const Schema* item = ListItemSchema(node);
+  std::vector<std::string> lkeys, rkeys;
+  std::unordered_map<std::string, size_t> lpos, rpos;
+  for (size_t i = 0; i < live.size(); ++i) {
+    lkeys.push_back(ElementKey(live[i], info));
+    lpos.emplace(lkeys.back(), i);
+  }
+  for (size_t i = 0; i < config.size(); ++i) {
+    rkeys.push_back(ElementKey(config[i], info));
+    rpos.emplace(rkeys.back(), i);
+  }
+  auto merged_item = [&](size_t ri) {
+    auto lp = lpos.find(rkeys[ri]);
+    if (lp == lpos.end()) return StripNulls(config[ri]);
+    return MergeValue(live[lp->second], config[ri], nullptr, item);
+  };
+  // Configuration order for shared and new items; live-only items stay where they were.
+  Json out = Json::array();
+  size_t next = 0;
+  for (size_t i = 0; i < live.size(); ++i) {
+    auto rp = rpos.find(lkeys[i]);
+    if (rp == rpos.end()) {
+      out.push_back(live[i]);
+      continue;
+    }
+    for (; next <= rp->second && next < config.size(); ++next) out.push_back(merged_item(next));
+  }
+  for (; next < config.size(); ++next) out.push_back(merged_item(next));
+  return out;
+}
+
+Json MergeValue(const Json& live, const Json& config, const Schema* node, const Schema* type) {
+  if (config.is_object()) {
+    if (!live.is_object() || AtomicMap(node, type)) return StripNulls(config);
+    Json out = live;
+    for (auto it = config.begin(); it != config.end(); ++it) {
+      if (it.value().is_null()) {
+        out.erase(it.key());
+        continue;
+      }
+      FieldSchema c = ChildSchema(type, it.key());
+      auto cur = out.find(it.key());
+      if (cur == out.end()) {
+        out[it.key()] = MergeValue(Json(), it.value(), c.node, c.type);
+      } else {
+        *cur = MergeValue(*cur, it.value(), c.node, c.type);
+      }
+    }
+    return out;
+  }
+  if (config.is_array()) return MergeLists(live, config, node);
+  return config;
+}
+
+void Remove(Json& v, const FieldSet& set, const Schema* node, const Schema* type) {
+  if (v.is_object()) {
+    for (const auto& [elem, sub] : set.children) {
+      if (elem.rfind("f:", 0) != 0) continue;
+      std::string k = elem.substr(2);
+      auto it = v.find(k);
+      if (it == v.end()) continue;
+      if (sub.member) {
+        v.erase(it);
+        continue;
+      }
+      bool was_empty = (it->is_object() || it->is_array()) && it->empty();
+      FieldSchema c = ChildSchema(type, k);
+      Remove(*it, sub, c.node, c.type);
+      if (!was_empty && (it->is_object() || it->is_array()) && it->empty()) v.erase(it);
+    }
+  } else if (v.is_array()) {
+    ListInfo info = ListInfoOf(node);
+    if (info.kind == ListInfo::kAtomic) return;
+    const Schema* item = ListItemSchema(node);
+    Json out = Json::array();
+    for (auto& e : v) {
+      auto it = set.children.find(ElementKey(e, info));
+      if (it == set.children.end()) {
+        out.push_back(std::move(e));
+        continue;
+      }
+      if (it->second.member) continue;
+      Remove(e, it->second, nullptr, item);
+      out.push_back(std::move(e));
+    }
+    v = std::move(out);
+  }
+}
+
+void CollectPaths(const FieldSet& fs, const std::string& prefix, std::vector<std::string>* out) {
+  if (fs.member && !prefix.empty()) out->push_back(prefix);
+  for (const auto& [k, child] : fs.children) {
+    CollectPaths(child, prefix + PathElementString(k), out);
+  }
+}
+
+}  // namespace
+
+void FieldSet::Insert(const std::vector<std::string>& path) {
+  FieldSet* cur = this;
+  for (const auto& e : path) cur = &cur->children[e];
+  cur->member = true;
+}
+
+FieldSet FieldSet::Union(const FieldSet& o) const {
+  FieldSet out = *this;
+  out.member = member || o.member;
+  for (const auto& [k, c] : o.children) {
+    auto it = out.children.find(k);
+    if (it == out.children.end()) {
+      out.children.emplace(k, c);
+    } else {
+      it->second = it->second.Union(c);
+    }
+  }
+  return out;
+}
+
+FieldSet FieldSet::Difference(const FieldSet& o) const {
+  FieldSet out;
+  out.member = member && !o.member;
+  for (const auto& [k, c] : children) {
+    auto it = o.children.find(k);
+    FieldSet d = it == o.children.end() ? c : c.Difference(it->second);
+    if (!d.Empty()) out.children.emplace(k, std::move(d));
+  }
+  return out;
+}
+
+FieldSet FieldSet::Intersection(const FieldSet& o) const {
+  FieldSet out;
+  out.member = member && o.member;
+  for (const auto& [k, c] : children) {
+    auto it = o.children.find(k);
+    if (it == o.children.end()) continue;
+    FieldSet d = c.Intersection(it->second);
+    if (!d.Empty()) out.children.emplace(k, std::move(d));
+  }
+  return out;
+}
+
+Json FieldSet::ToFieldsV1() const {
+  Json j = Json::object();
+  if (member && !children.empty()) j["."] = Json::object();
+  for (const auto& [k, c] : children) j[k] = c.ToFieldsV1();
+  return j;
+}
+
+absl::StatusOr<FieldSet> FieldSet::FromFieldsV1(const Json& j) {
+  if (!j.is_object()) return apierrors::NewBadRequest("fieldsV1 must be an object");
+  FieldSet fs;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == ".") {
+      fs.member = true;
+      continue;
+    }
+    if (k.size() < 2 || k[1] != ':' || (k[0] != 'f' && k[0] != 'k' && k[0] != 'v' && k[0] != 'i')) {
+      return apierrors::NewBadRequest(fmt::format("invalid fieldsV1 path element \"{}\"", k));
+    }
+    auto child = FromFieldsV1(it.value());
+    if (!child.ok()) return child.status();
+    if (child->Empty()) child->member = true;
+    fs.children.emplace(k, std::move(*child));
+  }
+  return fs;
+}
+
+std::vector<std::string> FieldSet::PathStrings() const {
+  std::vector<std::string> out;
+  CollectPaths(*this, "", &out);
+  return out;
+}
+
+std::string PathElementString(const std::string& e) {
+  if (e.size() < 2) return e;
+  std::string rest = e.substr(2);
+  switch (e[0]) {
+    case 'f':
+      return "." + rest;
+    case 'i':
+      return "[" + rest + "]";
+    case 'v':
+      return "[=" + rest + "]";
+    case 'k': {
+      Json k = Json::parse(rest, nullptr, false);
+      if (!k.is_object()) return "[" + rest + "]";
+      std::string s = "[";
+      bool first = true;
+      for (auto it = k.begin(); it != k.end(); ++it) {
+        if (!first) s += ",";
+        first = false;
+        s += it.key() + "=" + it.value().dump();
+      }
+      return s + "]";
+    }
+  }
+  return e;
+}
+
+FieldSet ToFieldSet(const Json& value, const Schema* type) {
+  FieldSet fs;
+  ToSet(value, nullptr, type, fs);
+  fs.member = false;  // the root is not a field
+  return fs;
+}
+
+Comparison Compare(const Json& lhs, const Json& rhs, const Schema* type) {
+  Comparison c;
+  Cmp(&lhs, &rhs, nullptr, type, c.added, c.modified, c.removed);
+  c.added.member = c.modified.member = c.removed.member = false;
+  return c;
+}
+
+Json MergeApply(const Json& live, const Json& config, const Schema* type) {
+  return MergeValue(live, config, nullptr, type);
+}
+
+void RemoveItems(Json& value, const FieldSet& set, const Schema* type) {
+  Remove(value, set, nullptr, type);
+}
+
+}  // namespace korral::patch
