@@ -1,0 +1,420 @@
+// korral/controllers/replicaset/replicaset.cc
+#include "korral/controllers/replicaset/replicaset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "korral/base/log.h"
+#include "korral/base/status.h"
+#include "korral/client/errors.h"
+
+namespace korral::controllers {
+namespace workload {
+
+namespace {
+
+constexpr char kApiVersion[] = "apps/v1";
+constexpr char kKind[] = "ReplicaSet";
+
+bool IsZero(TimePoint t) { return t.time_since_epoch().count() == 0; }
+
+// afterOrZero: zero times first, then later times first.
+bool AfterOrZero(TimePoint a, TimePoint b) {
+  if (IsZero(a) || IsZero(b)) return IsZero(a);
+  return a > b;
+}
+
+int LogarithmicRankDiff(TimePoint a, TimePoint b, TimePoint now) {
+  auto d1 = std::chrono::duration_cast<std::chrono::nanoseconds>(now - a).count();
+  auto d2 = std::chrono::duration_cast<std::chrono::nanoseconds>(now - b).count();
+  int r1 = -1, r2 = -1;
+  if (d1 > 0) r1 = static_cast<int>(std::log2(static_cast<double>(d1)));
+  if (d2 > 0) r2 = static_cast<int>(std::log2(static_cast<double>(d2)));
+  return r1 - r2;
+}
+
+int PhaseOrdinal(const Json& pod) {
+  std::string p = PodPhase(pod);
+  if (p == "Unknown") return 1;
+  if (p == "Running") return 2;
+  return 0;  // Pending (and anything else)
+}
+
+int64_t DeletionCost(const Json& pod) {
+  std::string v = Annotation(pod, "controller.kubernetes.io/pod-deletion-cost");
+  if (v.empty()) return 0;
+  try {
+    size_t pos = 0;
+    long long n = std::stoll(v, &pos);
+    if (pos != v.size()) return 0;
+    return n;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int MaxContainerRestarts(const Json& pod) {
+  int m = 0;
+  for (const char* f : {"containerStatuses", "initContainerStatuses"}) {
+    const Json& st = At(pod, {"status", f});
+    if (!st.is_array()) continue;
+    for (const Json& c : st) m = std::max<int>(m, static_cast<int>(c.value("restartCount", 0)));
+  }
+  return m;
+}
+
+struct RankedPod {
+  ObjectPtr pod;
+  int rank;
+};
+
+bool DeleteFirst(const RankedPod& a, const RankedPod& b, TimePoint now) {
+  const Json& pi = *a.pod;
+  const Json& pj = *b.pod;
+  std::string ni = Str(pi, {"spec", "nodeName"}), nj = Str(pj, {"spec", "nodeName"});
+  // 1. Unassigned < assigned.
+  if (ni != nj && (ni.empty() || nj.empty())) return ni.empty();
+  // 2. Pending < Unknown < Running.
+  if (PhaseOrdinal(pi) != PhaseOrdinal(pj)) return PhaseOrdinal(pi) < PhaseOrdinal(pj);
+  // 3. Not ready < ready.
+  if (IsPodReady(pi) != IsPodReady(pj)) return !IsPodReady(pi);
+  // 4. Lower pod-deletion-cost < higher.
+  if (DeletionCost(pi) != DeletionCost(pj)) return DeletionCost(pi) < DeletionCost(pj);
+  // 5. Doubled up (more related pods on the node) < not.
+  if (a.rank != b.rank) return a.rank > b.rank;
+  // 6. Ready for less time < more time (log scale).
+  if (IsPodReady(pi) && IsPodReady(pj)) {
+    TimePoint ri = PodReadyTime(pi).value_or(TimePoint{});
+    TimePoint rj = PodReadyTime(pj).value_or(TimePoint{});
+    if (ri != rj) {
+      if (IsZero(now) || IsZero(ri) || IsZero(rj)) return AfterOrZero(ri, rj);
+      int d = LogarithmicRankDiff(ri, rj, now);
+      if (d == 0) return UidOf(pi) < UidOf(pj);
+      return d < 0;
+    }
+  }
+  // 7. Higher restart counts < lower.
+  if (MaxContainerRestarts(pi) != MaxContainerRestarts(pj)) {
+    return MaxContainerRestarts(pi) > MaxContainerRestarts(pj);
+  }
+  // 8. Newer < older (log scale).
+  TimePoint ci = CreationTime(pi), cj = CreationTime(pj);
+  if (ci != cj) {
+    if (IsZero(now) || IsZero(ci) || IsZero(cj)) return AfterOrZero(ci, cj);
+    int d = LogarithmicRankDiff(ci, cj, now);
+    if (d == 0) return UidOf(pi) < UidOf(pj);
+    return d < 0;
+  }
+  return false;
+}
+
+bool TemplateLabelsMatch(const Json& tmpl_labels, const Json& pod_labels) {
+  if (!tmpl_labels.is_object()) return true;
+  for (auto it = tmpl_labels.begin(); it != tmpl_labels.end(); ++it) {
+    if (!pod_labels.is_object() || !pod_labels.contains(it.key()) ||
+        pod_labels[it.key()] != it.value()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void SortPodsForDeletion(std::vector<ObjectPtr>& pods, const std::vector<int>& ranks,
+                         TimePoint now) {
+  std::vector<RankedPod> ranked;
+  ranked.reserve(pods.size());
+  for (size_t i = 0; i < pods.size(); ++i) {
+    ranked.push_back({pods[i], i < ranks.size() ? ranks[i] : 0});
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [&](const RankedPod& a, const RankedPod& b) { return DeleteFirst(a, b, now); });
+  for (size_t i = 0; i < pods.size(); ++i) pods[i] = ranked[i].pod;
+}
+
+ReplicaSetController::ReplicaSetController(ControllerContext& ctx)
+    : QueueController("replicaset-controller", "replicaset-controller", ctx),
+      rs_informer_(ctx.informers->For(ReplicaSetsRef())),
+      pod_informer_(ctx.informers->For(PodsRef())),
+      expectations_(*ctx.clock) {
+  EnsureIndex(rs_informer_, client::kNamespaceIndex, client::NamespaceIndexFunc);
+  EnsureIndex(pod_informer_, client::kNamespaceIndex, client::NamespaceIndexFunc);
+  EnsureIndex(pod_informer_, kControllerUidIndex, ControllerUidIndexFunc());
+  EnsureIndex(rs_informer_, kControllerUidIndex, ControllerUidIndexFunc());
+  rs_informer_->AddEventHandler({
+      .on_add = [this](const ObjectPtr& rs) { Enqueue(KeyOf(*rs)); },
+      .on_update = [this](const ObjectPtr&, const ObjectPtr& rs) { Enqueue(KeyOf(*rs)); },
+      .on_delete =
+          [this](const ObjectPtr& rs, bool) {
+            expectations_.Delete(KeyOf(*rs));
+            Enqueue(KeyOf(*rs));
+          },
+  });
+  pod_informer_->AddEventHandler({
+      .on_add = [this](const ObjectPtr& p) { OnPodAdd(p); },
+      .on_update = [this](const ObjectPtr& o, const ObjectPtr& n) { OnPodUpdate(o, n); },
+      .on_delete = [this](const ObjectPtr& p, bool) { OnPodDelete(p); },
+  });
+}
+
+ReplicaSetController::~ReplicaSetController() { Stop(); }
+
+std::string ReplicaSetController::ResolveControllerRef(const std::string& ns, const Json& ref) {
+  if (ref.value("kind", "") != kKind) return "";
+  std::string key = ns + "/" + ref.value("name", "");
+  ObjectPtr rs = rs_informer_->indexer().Get(key);
+  if (!rs || UidOf(*rs) != ref.value("uid", "")) return "";
+  return key;
+}
+
+std::vector<ObjectPtr> ReplicaSetController::ReplicaSetsMatchingPod(const Json& pod) {
+  std::vector<ObjectPtr> out;
+  if (!LabelsOf(pod).is_object() || LabelsOf(pod).empty()) return out;
+  for (const ObjectPtr& rs : rs_informer_->indexer().ListNamespace(NamespaceOf(pod))) {
+    auto sel = SelectorFromJson(At(*rs, {"spec", "selector"}));
+    if (!sel.ok() || sel->Empty()) continue;
+    if (sel->Matches(LabelsOf(pod))) out.push_back(rs);
+  }
+  return out;
+}
+
+void ReplicaSetController::OnPodAdd(const ObjectPtr& pod) {
+  if (IsBeingDeleted(*pod)) {
+    OnPodDelete(pod);
+    return;
+  }
+  if (const Json* ref = ControllerRefOf(*pod)) {
+    std::string key = ResolveControllerRef(NamespaceOf(*pod), *ref);
+    if (key.empty()) return;
+    expectations_.CreationObserved(key);
+    Enqueue(key);
+    return;
+  }
+  for (const ObjectPtr& rs : ReplicaSetsMatchingPod(*pod)) Enqueue(KeyOf(*rs));
+}
+
+void ReplicaSetController::OnPodUpdate(const ObjectPtr& old_pod, const ObjectPtr& new_pod) {
+  if (client::ResourceVersionOf(*old_pod) == client::ResourceVersionOf(*new_pod)) return;
+  bool label_changed = LabelsOf(*old_pod) != LabelsOf(*new_pod);
+  if (IsBeingDeleted(*new_pod)) {
+    OnPodDelete(new_pod);
+    if (label_changed) OnPodDelete(old_pod);
+    return;
+  }
+  const Json* cur_ref = ControllerRefOf(*new_pod);
+  const Json* old_ref = ControllerRefOf(*old_pod);
+  bool ref_changed =
+      (cur_ref == nullptr) != (old_ref == nullptr) || (cur_ref != nullptr && *cur_ref != *old_ref);
+  if (ref_changed && old_ref != nullptr) {
+    std::string key = ResolveControllerRef(NamespaceOf(*old_pod), *old_ref);
+    if (!key.empty()) Enqueue(key);
+  }
+  if (cur_ref != nullptr) {
+    std::string key = ResolveControllerRef(NamespaceOf(*new_pod), *cur_ref);
+    if (key.empty()) return;
+    Enqueue(key);
+    ObjectPtr rs = rs_informer_->indexer().Get(key);
+    int64_t min_ready = rs ? Int(*rs, {"spec", "minReadySeconds"}) : 0;
+    if (!IsPodReady(*old_pod) && IsPodReady(*new_pod) && min_ready > 0) {
+      EnqueueAfter(key, std::chrono::seconds(min_ready + 1));
+    }
+    return;
+  }
+  if (label_changed || ref_changed) {
+    for (const ObjectPtr& rs : ReplicaSetsMatchingPod(*new_pod)) Enqueue(KeyOf(*rs));
+  }
+}
+
+void ReplicaSetController::OnPodDelete(const ObjectPtr& pod) {
+  const Json* ref = ControllerRefOf(*pod);
+  if (ref == nullptr) return;
+  std::string key = ResolveControllerRef(NamespaceOf(*pod), *ref);
+  if (key.empty()) return;
+  expectations_.DeletionObserved(key, KeyOf(*pod));
+  Enqueue(key);
+}
+
+std::vector<ObjectPtr> ReplicaSetController::RelatedPods(const Json& rs) {
+  // Pods of every ReplicaSet with the same controller (e.g. all of a Deployment's ReplicaSets).
+  std::vector<std::string> uids;
+  if (const Json* ref = ControllerRefOf(rs)) {
+    for (const ObjectPtr& other :
+         rs_informer_->indexer().ByIndex(kControllerUidIndex, ref->value("uid", ""))) {
+      if (NamespaceOf(*other) == NamespaceOf(rs)) uids.push_back(UidOf(*other));
+    }
+  } else {
+    uids.push_back(UidOf(rs));
+  }
+  std::vector<ObjectPtr> out;
+  for (const std::string& uid : uids) {
+    for (const ObjectPtr& p : pod_informer_->indexer().ByIndex(kControllerUidIndex, uid)) {
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+absl::Status ReplicaSetController::ManageReplicas(const std::vector<ObjectPtr>& active,
+                                                  const Json& rs, const std::string& key) {
+  int64_t replicas = Int(rs, {"spec", "replicas"}, 1);
+  int64_t diff = static_cast<int64_t>(active.size()) - replicas;
+  const std::string ns = NamespaceOf(rs);
+  if (diff < 0) {
+    int n = static_cast<int>(std::min<int64_t>(-diff, kBurstReplicas));
+    expectations_.ExpectCreations(key, n);
+    Json ref = NewControllerRef(rs, kApiVersion, kKind);
+    Json pod = PodFromTemplate(At(rs, {"spec", "template"}), rs, ref);
+    auto result = SlowStartBatch(n, 1, [&](int) -> absl::Status {
+      auto created = client_.Create(PodsRef(), ns, pod);
+      if (!created.ok()) {
+        if (IsNamespaceTerminating(created.status())) return absl::OkStatus();
+        recorder().Event(rs, kApiVersion, kKind, "Warning", "FailedCreate",
+                         fmt::format("Error creating: {}", StatusMessage(created.status())));
+        return created.status();
+      }
+      recorder().Event(rs, kApiVersion, kKind, "Normal", "SuccessfulCreate",
+                       fmt::format("Created pod: {}", NameOf(*created)));
+      return absl::OkStatus();
+    });
+    // Creations that failed or were never attempted will not be observed.
+    for (int i = result.successes; i < n; ++i) expectations_.CreationObserved(key);
+    return result.first_error;
+  }
+  if (diff > 0) {
+    int n = static_cast<int>(std::min<int64_t>(diff, kBurstReplicas));
+    std::vector<ObjectPtr> pods = active;
+    if (static_cast<size_t>(n) < pods.size()) {
+      std::map<std::string, int> on_node;
+      for (const ObjectPtr& p : RelatedPods(rs)) {
+        if (IsPodActive(*p)) on_node[Str(*p, {"spec", "nodeName"})]++;
+      }
+      std::vector<int> ranks;
+      for (const ObjectPtr& p : pods) ranks.push_back(on_node[Str(*p, {"spec", "nodeName"})]);
+      SortPodsForDeletion(pods, ranks, clock_.Now());
+    }
+    pods.resize(n);
+    std::vector<std::string> keys;
+    for (const ObjectPtr& p : pods) keys.push_back(KeyOf(*p));
+    expectations_.ExpectDeletions(key, keys);
+    auto errors = ParallelFor(n, [&](int i) -> absl::Status {
+      const Json& p = *pods[i];
+      auto r = client_.Delete(PodsRef(), ns, NameOf(p));
+      if (!r.ok()) {
+        expectations_.DeletionObserved(key, KeyOf(p));
+        if (client::IsNotFound(r.status())) return absl::OkStatus();
+        recorder().Event(rs, kApiVersion, kKind, "Warning", "FailedDelete",
+                         fmt::format("Error deleting: {}", StatusMessage(r.status())));
+        return r.status();
+      }
+      recorder().Event(rs, kApiVersion, kKind, "Normal", "SuccessfulDelete",
+                       fmt::format("Deleted pod: {}", NameOf(p)));
+      return absl::OkStatus();
+    });
+    if (!errors.empty()) return errors.front();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReplicaSetController::Sync(const std::string& key) {
+  ObjectPtr cached = rs_informer_->indexer().Get(key);
+  if (!cached) {
+    expectations_.Delete(key);
+    return absl::OkStatus();
+  }
+  const Json& rs = *cached;
+  auto selector = SelectorFromJson(At(rs, {"spec", "selector"}));
+  if (!selector.ok()) {
+    KLOG(Warning, "replicaset {}: invalid selector: {}", key, StatusMessage(selector.status()));
+    return absl::OkStatus();
+  }
+  bool needs_sync = expectations_.Satisfied(key);
+  std::vector<ObjectPtr> active;
+  for (const ObjectPtr& p : pod_informer_->indexer().ListNamespace(NamespaceOf(rs))) {
+    if (IsPodActive(*p)) active.push_back(p);
+  }
+  ClaimSpec claim{.owner = &rs,
+                  .owner_api_version = kApiVersion,
+                  .owner_kind = kKind,
+                  .selector = *selector,
+                  .child_ref = PodsRef(),
+                  .can_adopt = RecheckOwner(client_, ReplicaSetsRef(), rs)};
+  absl::Status claim_err;
+  std::vector<ObjectPtr> pods = ClaimObjects(client_, claim, active, &claim_err);
+  if (!claim_err.ok()) return claim_err;
+
+  absl::Status manage_err;
+  if (needs_sync && !IsBeingDeleted(rs)) manage_err = ManageReplicas(pods, rs, key);
+
+  // Status.
+  int64_t replicas = Int(rs, {"spec", "replicas"}, 1);
+  int64_t min_ready = Int(rs, {"spec", "minReadySeconds"});
+  const Json& tmpl_labels = At(rs, {"spec", "template", "metadata", "labels"});
+  auto now = clock_.Now();
+  int64_t fully = 0, ready = 0, available = 0;
+  for (const ObjectPtr& p : pods) {
+    if (TemplateLabelsMatch(tmpl_labels, LabelsOf(*p))) fully++;
+    if (IsPodReady(*p)) {
+      ready++;
+      if (IsPodAvailable(*p, min_ready, now)) available++;
+    }
+  }
+  Json status = At(rs, {"status"}).is_object() ? At(rs, {"status"}) : Json::object();
+  Json old_status = status;
+  status["replicas"] = static_cast<int64_t>(pods.size());
+  status["fullyLabeledReplicas"] = fully;
+  status["readyReplicas"] = ready;
+  status["availableReplicas"] = available;
+  status["observedGeneration"] = Int(rs, {"metadata", "generation"}, 1);
+  const Json* failure = FindCondition(status, "ReplicaFailure");
+  if (!manage_err.ok() && failure == nullptr) {
+    int64_t d = static_cast<int64_t>(pods.size()) - replicas;
+    Json cond = {{"type", "ReplicaFailure"},
+                 {"status", "True"},
+                 {"reason", d < 0 ? "FailedCreate" : (d > 0 ? "FailedDelete" : "")},
+                 {"message", std::string(StatusMessage(manage_err))},
+                 {"lastTransitionTime", FormatTime(now)}};
+    if (!status.contains("conditions") || !status["conditions"].is_array()) {
+      status["conditions"] = Json::array();
+    }
+    status["conditions"].push_back(cond);
+  } else if (manage_err.ok() && failure != nullptr) {
+    Json kept = Json::array();
+    for (const Json& c : status["conditions"]) {
+      if (c.value("type", "") != "ReplicaFailure") kept.push_back(c);
+    }
+    if (kept.empty()) {
+      status.erase("conditions");
+    } else {
+      status["conditions"] = kept;
+    }
+  }
+  if (status != old_status) {
+    auto r = UpdateStatusWithRetry(client_, ReplicaSetsRef(), rs, status);
+    if (!r.ok() && !client::IsNotFound(r.status())) {
+      return manage_err.ok() ? r.status() : manage_err;
+    }
+  }
+  if (manage_err.ok() && min_ready > 0 && ready == replicas && available != replicas) {
+    EnqueueAfter(key, std::chrono::seconds(min_ready));
+  }
+  return manage_err;
+}
+
+}  // namespace workload
+
+ControllerDescriptor ReplicaSetControllerDescriptor() {
+  return ControllerDescriptor{
+      .name = "replicaset-controller",
+      .factory = [](ControllerContext& ctx) -> absl::StatusOr<std::unique_ptr<Controller>> {
+        return std::make_unique<workload::ReplicaSetController>(ctx);
+      },
+      .enabled_by_default = true,
+      .aliases = {"replicaset"},
+  };
+}
+
+}  // namespace korral::controllers
