@@ -2,6 +2,7 @@
 #include "korral/controllers/workload_util/testing.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -58,7 +59,11 @@ bool TestInformerFactory::Settle(client::FakeClient& fake, std::chrono::millisec
         have.insert({KeyOf(*o), client::ResourceVersionOf(*o)});
       }
       if (want == have) break;
-      if (std::chrono::steady_clock::now() > deadline) return false;
+      if (std::chrono::steady_clock::now() > deadline) {
+        fprintf(stderr, "Settle: informer for %s did not catch up (%zu vs %zu objects)\n",
+                ref.resource.c_str(), have.size(), want.size());
+        return false;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
