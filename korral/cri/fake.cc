@@ -191,8 +191,9 @@ absl::StatusOr<std::string> FakeRuntime::CreateContainer(const std::string& sand
   Count("CreateContainer");
   auto sb = sandboxes_.find(sandbox_id);
   if (sb == sandboxes_.end()) return NotFound("sandbox", sandbox_id);
-  if (!images_.count(NormalizeImageName(config.image().image())) &&
-      !images_.count(config.image().image())) {
+  std::string img = config.image().image();
+  if (img.rfind("sha256:fake-", 0) == 0) img = img.substr(12);  // an image id
+  if (!images_.count(NormalizeImageName(img)) && !images_.count(img)) {
     return NotFound("image", config.image().image());
   }
   std::string id = fmt::format("ctr-{:08x}", next_id_++);
@@ -201,7 +202,7 @@ absl::StatusOr<std::string> FakeRuntime::CreateContainer(const std::string& sand
   c.info.set_pod_sandbox_id(sandbox_id);
   *c.info.mutable_metadata() = config.metadata();
   *c.info.mutable_image() = config.image();
-  c.info.set_image_ref("sha256:fake-" + NormalizeImageName(config.image().image()));
+  c.info.set_image_ref("sha256:fake-" + NormalizeImageName(img));
   c.info.set_state(v1::CONTAINER_CREATED);
   c.info.set_created_at(NowNs());
   *c.info.mutable_labels() = config.labels();

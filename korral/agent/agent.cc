@@ -1,0 +1,446 @@
+#include "korral/agent/agent.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "fmt/format.h"
+#include "korral/agent/images.h"
+#include "korral/base/log.h"
+#include "korral/base/status.h"
+#include "korral/client/kubeconfig.h"
+#include "korral/client/rest.h"
+#include "korral/cri/remote.h"
+#include "korral/kubelet/kubelet.h"
+
+namespace korral::agent {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+absl::Status Err(const std::string& m) {
+  return absl::Status(absl::StatusCode::kInternal, absl::string_view(m));
+}
+
+absl::Status WriteText(const fs::path& p, const std::string& text) {
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  std::ofstream out(p, std::ios::trunc);
+  if (!out) return Err("cannot write " + p.string());
+  out << text;
+  return absl::OkStatus();
+}
+
+// Forks `argv` with stdout/stderr to `log`, unblocked signals and PDEATHSIG; returns the pid.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  setpgid(0, 0);
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int nul = ::open("/dev/null", O_RDONLY);
+  if (nul >= 0) dup2(nul, 0);
+  if (fd >= 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  _exit(127);
+}
+
+// Runs a command to completion (bounded); OK on exit 0.
+absl::Status Run(const std::vector<std::string>& argv, const std::string& log,
+                 std::chrono::seconds timeout) {
+  pid_t pid = Spawn(argv, log);
+  if (pid < 0) return Err("fork failed");
+  auto end = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (true) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (std::chrono::steady_clock::now() > end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return Err(fmt::format("{} timed out", argv[0]));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Err(fmt::format("{} failed (status {}); see {}", fmt::join(argv, " "), status, log));
+  }
+  return absl::OkStatus();
+}
+
+bool HasCapSysResource() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      uint64_t caps = std::strtoull(line.c_str() + 7, nullptr, 16);
+      return caps & (1ull << 24);
+    }
+  }
+  return false;
+}
+
+std::string Gateway(const std::string& cidr) {
+  // a.b.c.0/24 -> a.b.c.1
+  std::string ip = cidr.substr(0, cidr.find('/'));
+  auto dot = ip.rfind('.');
+  int last = std::atoi(ip.c_str() + dot + 1);
+  return ip.substr(0, dot + 1) + std::to_string(last + 1);
+}
+
+}  // namespace
+
+// ---- Supervisor ----
+
+struct Supervisor::Impl {
+  std::string name, log;
+  std::vector<std::string> argv;
+  std::mutex mu;
+  std::condition_variable cv;
+  pid_t pid = -1;
+  bool stopping = false;
+  std::thread monitor;
+};
+
+Supervisor::Supervisor(std::string name, std::vector<std::string> argv, std::string log_file)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->name = std::move(name);
+  impl_->argv = std::move(argv);
+  impl_->log = std::move(log_file);
+}
+
+Supervisor::~Supervisor() { Stop(); }
+
+int Supervisor::pid() const {
+  std::lock_guard l(impl_->mu);
+  return impl_->pid;
+}
+
+absl::Status Supervisor::Start() {
+  Impl* s = impl_.get();
+  {
+    std::lock_guard l(s->mu);
+    s->pid = Spawn(s->argv, s->log);
+    if (s->pid < 0) return Err("fork " + s->name);
+  }
+  KLOG(Info, "agent: started {} (pid {})", s->name, s->pid);
+  s->monitor = std::thread([s] {
+    auto backoff = std::chrono::seconds(1);
+    while (true) {
+      pid_t pid;
+      {
+        std::lock_guard l(s->mu);
+        pid = s->pid;
+      }
+      int status = 0;
+      if (waitpid(pid, &status, 0) < 0 && errno == EINTR) continue;
+      std::unique_lock l(s->mu);
+      if (s->stopping) {
+        s->pid = -1;
+        s->cv.notify_all();
+        return;
+      }
+      KLOG(Warning, "agent: {} exited (status {}); restarting in {}s", s->name, status,
+           backoff.count());
+      s->cv.wait_for(l, backoff, [&] { return s->stopping; });
+      if (s->stopping) {
+        s->pid = -1;
+        return;
+      }
+      backoff = std::min(backoff * 2, std::chrono::seconds(30));
+      s->pid = Spawn(s->argv, s->log);
+    }
+  });
+  return absl::OkStatus();
+}
+
+void Supervisor::Stop(std::chrono::seconds grace) {
+  Impl* s = impl_.get();
+  pid_t pid;
+  {
+    std::lock_guard l(s->mu);
+    if (s->stopping) return;
+    s->stopping = true;
+    pid = s->pid;
+    s->cv.notify_all();
+  }
+  if (pid > 0) {
+    kill(pid, SIGTERM);
+    std::unique_lock l(s->mu);
+    if (!s->cv.wait_for(l, grace, [&] { return s->pid == -1; })) {
+      kill(pid, SIGKILL);
+    }
+  }
+  if (s->monitor.joinable()) s->monitor.join();
+}
+
+// ---- images ----
+
+absl::StatusOr<std::pair<std::string, std::string>> EnsureOfflineImages(
+    const std::string& dir, const std::string& busybox_path, const std::string& sandbox_image) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::string pause = dir + "/pause.tar", busybox = dir + "/busybox.tar";
+  if (!fs::exists(pause, ec) || !fs::exists(busybox, ec)) {
+    KORRAL_ASSIGN_OR_RETURN(auto rootfs, BusyboxRootfs(busybox_path));
+    KORRAL_RETURN_IF_ERROR(
+        WriteText(pause, OciArchive(BuildImage(rootfs, {"/bin/sleep", "inf"}), sandbox_image)));
+    KORRAL_RETURN_IF_ERROR(WriteText(
+        busybox, OciArchive(BuildImage(rootfs, {"sh"}), "docker.io/library/busybox:latest")));
+  }
+  return std::make_pair(pause, busybox);
+}
+
+absl::Status ImportImage(const std::string& archive_path, const std::string& socket,
+                         int registry_port) {
+  std::string log = archive_path + ".import.log";
+  if (!socket.empty()) {
+    KORRAL_RETURN_IF_ERROR(
+        Run({"ctr", "--address", socket, "-n", "k8s.io", "images", "import", archive_path}, log,
+            std::chrono::seconds(120)));
+  }
+  if (registry_port > 0) {
+    std::ifstream in(archive_path, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    KORRAL_ASSIGN_OR_RETURN(auto img, ReadOciArchive(data));
+    std::string ref = img.second;  // docker.io/library/busybox:latest
+    auto slash = ref.find('/');
+    std::string path = slash == std::string::npos ? ref : ref.substr(slash + 1);
+    auto colon = path.rfind(':');
+    std::string repo = colon == std::string::npos ? path : path.substr(0, colon);
+    std::string tag = colon == std::string::npos ? "latest" : path.substr(colon + 1);
+    KORRAL_RETURN_IF_ERROR(PushToRegistry(img.first, registry_port, repo, tag));
+  }
+  return absl::OkStatus();
+}
+
+// ---- Agent ----
+
+struct Agent::Impl {
+  AgentConfig cfg;
+  std::string socket;
+  std::unique_ptr<Supervisor> containerd, registry;
+  std::unique_ptr<cri::Runtime> runtime;
+  std::unique_ptr<client::RestClient> client;
+  std::unique_ptr<kubelet::Kubelet> kubelet;
+  bool started = false;
+
+  absl::Status WriteContainerdConfig();
+  absl::Status StartRegistry();
+  absl::Status StartContainerd();
+};
+
+Agent::Agent(AgentConfig config) : impl_(std::make_unique<Impl>()) {
+  impl_->cfg = std::move(config);
+}
+Agent::~Agent() { Stop(); }
+kubelet::Kubelet* Agent::kubelet() { return impl_->kubelet.get(); }
+
+absl::Status Agent::Impl::WriteContainerdConfig() {
+  fs::path d = fs::path(cfg.data_dir);
+  std::string ctd = (d / "containerd").string();
+  std::string cni = (d / "cni").string();
+  std::string cfg_text = fmt::format(
+      R"(# Generated by korral agent; rewritten on every start.
+version = 2
+root = "{ctd}/root"
+state = "{ctd}/state"
+[grpc]
+  address = "{sock}"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{ctd}/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{sandbox}"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  netns_mounts_under_state_dir = true
+  restrict_oom_score_adj = {restrict}
+  disable_apparmor = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{cni}/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{ctd}/certs.d"
+)",
+      fmt::arg("ctd", ctd), fmt::arg("sock", socket), fmt::arg("sandbox", cfg.sandbox_image),
+      fmt::arg("restrict", HasCapSysResource() ? "false" : "true"), fmt::arg("cni", cni));
+  KORRAL_RETURN_IF_ERROR(WriteText(d / "containerd" / "config.toml", cfg_text));
+  if (cfg.registry_port > 0) {
+    std::string url = fmt::format("http://127.0.0.1:{}", cfg.registry_port);
+    KORRAL_RETURN_IF_ERROR(WriteText(
+        d / "containerd" / "certs.d" / "docker.io" / "hosts.toml",
+        fmt::format(
+            "server = \"{0}\"\n\n[host.\"{0}\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+            url)));
+  }
+  std::string conflist = fmt::format(
+      R"({{
+  "cniVersion": "0.4.0",
+  "name": "korral",
+  "plugins": [
+    {{"type": "bridge", "bridge": "{bridge}", "isGateway": true, "ipMasq": false,
+     "hairpinMode": true,
+     "ipam": {{"type": "host-local", "dataDir": "{cni}/ipam",
+              "ranges": [[{{"subnet": "{cidr}", "gateway": "{gw}"}}]],
+              "routes": [{{"dst": "0.0.0.0/0"}}]}}}},
+    {{"type": "portmap", "capabilities": {{"portMappings": true}}}},
+    {{"type": "loopback"}}
+  ]
+}}
+)",
+      fmt::arg("bridge", cfg.cni_bridge), fmt::arg("cni", cni), fmt::arg("cidr", cfg.pod_cidr),
+      fmt::arg("gw", Gateway(cfg.pod_cidr)));
+  return WriteText(d / "cni" / "net.d" / "10-korral.conflist", conflist);
+}
+
+absl::Status Agent::Impl::StartRegistry() {
+  fs::path d = fs::path(cfg.data_dir) / "registry";
+  KORRAL_RETURN_IF_ERROR(WriteText(
+      d / "config.yml",
+      fmt::format("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    "
+                  "rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{}\n",
+                  (d / "data").string(), cfg.registry_port)));
+  registry = std::make_unique<Supervisor>(
+      "docker-registry",
+      std::vector<std::string>{"docker-registry", "serve", (d / "config.yml").string()},
+      (d / "registry.log").string());
+  return registry->Start();
+}
+
+absl::Status Agent::Impl::StartContainerd() {
+  fs::path d = fs::path(cfg.data_dir);
+  containerd = std::make_unique<Supervisor>(
+      "containerd",
+      std::vector<std::string>{"containerd", "--config",
+                               (d / "containerd" / "config.toml").string()},
+      (d / "containerd" / "containerd.log").string());
+  return containerd->Start();
+}
+
+absl::Status Agent::Start() {
+  Impl& a = *impl_;
+  const AgentConfig& cfg = a.cfg;
+  if (cfg.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
+  fs::path d = fs::absolute(cfg.data_dir);
+  a.cfg.data_dir = d.string();
+  std::error_code ec;
+  fs::create_directories(d, ec);
+  std::string node = cfg.node_name;
+  if (node.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    node = host;
+    for (auto& c : node) c = static_cast<char>(std::tolower(c));
+  }
+  std::string endpoint = cfg.container_runtime_endpoint;
+  if (endpoint.empty()) {
+    a.socket = (d / "containerd" / "containerd.sock").string();
+    endpoint = "unix://" + a.socket;
+    KORRAL_ASSIGN_OR_RETURN(auto images, EnsureOfflineImages((d / "images").string(),
+                                                             cfg.busybox_path, cfg.sandbox_image));
+    KORRAL_RETURN_IF_ERROR(a.WriteContainerdConfig());
+    if (cfg.registry_port > 0) KORRAL_RETURN_IF_ERROR(a.StartRegistry());
+    KORRAL_RETURN_IF_ERROR(a.StartContainerd());
+    KORRAL_ASSIGN_OR_RETURN(
+        a.runtime,
+        cri::NewRemoteRuntime({.endpoint = endpoint, .request_timeout = std::chrono::seconds(10)}));
+    // Wait for the CRI plugin (bounded).
+    absl::Status up = absl::UnavailableError("containerd not up");
+    for (int i = 0; i < 300 && !up.ok(); ++i) {
+      up = a.runtime->Version().status();
+      if (!up.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!up.ok()) {
+      return Err(
+          fmt::format("containerd did not come up in 30s: {}; see {}/containerd/containerd.log",
+                      StatusMessage(up), d.string()));
+    }
+    // Offline images: into containerd (sandbox + busybox) and the local registry (busybox).
+    for (const auto& [path, push] :
+         {std::make_pair(images.first, false), std::make_pair(images.second, true)}) {
+      int port = push ? cfg.registry_port : 0;
+      absl::Status s = absl::UnavailableError("not tried");
+      for (int i = 0; i < 50 && !s.ok(); ++i) {  // the registry may still be starting
+        s = ImportImage(path, a.socket, port);
+        if (!s.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      if (!s.ok()) return s;
+    }
+  }
+  a.runtime.reset();
+  KORRAL_ASSIGN_OR_RETURN(a.runtime, cri::NewRemoteRuntime({.endpoint = endpoint}));
+
+  KORRAL_ASSIGN_OR_RETURN(client::RestConfig rc, client::LoadKubeconfig(cfg.kubeconfig));
+  if (!cfg.server.empty()) rc.host = cfg.server;
+  rc.user_agent = "korral-kubelet/" + node;
+  KORRAL_ASSIGN_OR_RETURN(a.client, client::RestClient::New(rc));
+
+  kubelet::KubeletConfig kc;
+  kc.node_name = node;
+  kc.root_dir = (d / "kubelet").string();
+  kc.log_dir = (d / "logs").string();
+  kc.cgroup_root = cfg.cgroup_root;
+  kc.pod_cidr = cfg.pod_cidr;
+  kc.node_ip = cfg.node_ip;
+  kc.node_labels = cfg.node_labels;
+  kc.kubelet_port = cfg.kubelet_port;
+  kc.cluster_dns = cfg.cluster_dns;
+  a.kubelet = std::make_unique<kubelet::Kubelet>(*a.client, *a.runtime, kc);
+  KORRAL_RETURN_IF_ERROR(a.kubelet->Start());
+  // TODO(korral): start the kubelet HTTPS server (korral/kubelet/server) with this kubelet as
+  // its Backend once the server library lands.
+  a.started = true;
+  return absl::OkStatus();
+}
+
+void Agent::Stop() {
+  Impl& a = *impl_;
+  if (a.kubelet) {
+    a.kubelet->Stop();
+    if (a.cfg.cleanup_on_exit) a.kubelet->CleanupAllPods(std::chrono::seconds(2));
+  }
+  a.kubelet.reset();
+  a.runtime.reset();
+  if (a.containerd) a.containerd->Stop();
+  if (a.registry) a.registry->Stop(std::chrono::seconds(5));
+  a.containerd.reset();
+  a.registry.reset();
+  if (a.cfg.cleanup_on_exit && a.started) {
+    // The CNI bridge and the (now empty) QoS cgroups.
+    (void)Run({"ip", "link", "del", a.cfg.cni_bridge}, "/dev/null", std::chrono::seconds(10));
+    std::error_code ec;
+    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      fs::path root = h.path() / a.cfg.cgroup_root.substr(1);
+      for (const char* q : {"burstable", "besteffort"}) ::rmdir((root / q).c_str());
+      ::rmdir(root.c_str());
+    }
+  }
+  a.started = false;
+}
+
+}  // namespace korral::agent

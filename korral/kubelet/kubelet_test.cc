@@ -1,0 +1,201 @@
+// The kubelet against the fake client and the fake CRI runtime.
+#include "korral/kubelet/kubelet.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "korral/client/fake_client.h"
+#include "korral/cri/fake.h"
+
+namespace korral::kubelet {
+namespace {
+
+using Json = nlohmann::json;
+using client::resources::Pods;
+
+Json MakePod(const std::string& name, const std::string& restart = "Always") {
+  return Json{{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", name}, {"namespace", "default"}}},
+              {"spec",
+               {{"nodeName", "node-1"},
+                {"restartPolicy", restart},
+                {"terminationGracePeriodSeconds", 1},
+                {"containers", Json::array({{{"name", "c"}, {"image", "busybox:1.0"}}})}}}};
+}
+
+// Polls `fn` (real time, bounded) until it returns true.
+template <typename Fn>
+bool Eventually(Fn fn, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return fn();
+}
+
+class KubeletTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KubeletConfig cfg;
+    cfg.node_name = "node-1";
+    cfg.hollow = true;
+    cfg.relist_period = std::chrono::milliseconds(50);
+    kubelet_ = std::make_unique<Kubelet>(client_, runtime_, cfg);
+    ASSERT_TRUE(kubelet_->Start().ok());
+  }
+  void TearDown() override { kubelet_->Stop(); }
+
+  Json GetPod(const std::string& name) {
+    auto p = client_.Get(Pods(), "default", name);
+    return p.ok() ? *p : Json();
+  }
+  std::string Phase(const std::string& name) {
+    Json p = GetPod(name);
+    return p.is_null() ? "" : p.value("status", Json::object()).value("phase", "");
+  }
+
+  client::FakeClient client_;
+  cri::FakeRuntime runtime_;
+  std::unique_ptr<Kubelet> kubelet_;
+};
+
+TEST_F(KubeletTest, RegistersNodeAndLease) {
+  auto node = client_.Get(client::resources::Nodes(), "", "node-1");
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ((*node)["metadata"]["labels"]["kubernetes.io/hostname"], "node-1");
+  EXPECT_EQ((*node)["status"]["nodeInfo"]["containerRuntimeVersion"], "fake://0.1.0");
+  bool ready = false;
+  for (const auto& c : (*node)["status"]["conditions"]) {
+    if (c["type"] == "Ready") ready = c["status"] == "True";
+  }
+  EXPECT_TRUE(ready);
+  auto lease = client_.Get(client::resources::Leases(), "kube-node-lease", "node-1");
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ((*lease)["spec"]["holderIdentity"], "node-1");
+}
+
+TEST_F(KubeletTest, PodRunsWithStatus) {
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("web")).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("web") == "Running"; }));
+  Json p = GetPod("web");
+  EXPECT_FALSE(p["status"].value("podIP", "").empty());
+  EXPECT_EQ(p["status"]["qosClass"], "BestEffort");
+  auto cs = p["status"]["containerStatuses"][0];
+  EXPECT_TRUE(cs["state"].contains("running"));
+  EXPECT_EQ(cs["ready"], true);
+  EXPECT_EQ(runtime_.Calls("PullImage"), 1);
+}
+
+TEST_F(KubeletTest, ImagePresentIsNotPulledWithIfNotPresent) {
+  runtime_.AddImage("busybox:1.0");
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("p")).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("p") == "Running"; }));
+  EXPECT_EQ(runtime_.Calls("PullImage"), 0);
+}
+
+TEST_F(KubeletTest, NeverPolicyFailsAndOnFailureSucceeds) {
+  runtime_.SetExitScript("c", 3);
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("never", "Never")).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("never") == "Failed"; }));
+  Json p = GetPod("never");
+  EXPECT_EQ(p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 3);
+  EXPECT_EQ(p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Error");
+}
+
+TEST_F(KubeletTest, CrashLoopBackOff) {
+  runtime_.SetExitScript("c", 1);
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("crash")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Json p = GetPod("crash");
+    if (!p.contains("status") || !p["status"].contains("containerStatuses")) return false;
+    auto cs = p["status"]["containerStatuses"][0];
+    return cs["state"].contains("waiting") &&
+           cs["state"]["waiting"].value("reason", "") == "CrashLoopBackOff" &&
+           cs["restartCount"] == 1 && cs["lastState"].contains("terminated");
+  }));
+  Json cs = GetPod("crash")["status"]["containerStatuses"][0];
+  EXPECT_NE(cs["state"]["waiting"]["message"].get<std::string>().find("back-off 10s"),
+            std::string::npos);
+  EXPECT_EQ(Phase("crash"), "Running");
+}
+
+TEST_F(KubeletTest, ErrImagePullThenBackOff) {
+  runtime_.SetPullError("nope:1", absl::NotFoundError("not found"));
+  Json pod = MakePod("bad");
+  pod["spec"]["containers"][0]["image"] = "nope:1";
+  ASSERT_TRUE(client_.Create(Pods(), "default", pod).ok());
+  std::set<std::string> seen;
+  ASSERT_TRUE(Eventually([&] {
+    Json p = GetPod("bad");
+    if (p.contains("status") && p["status"].contains("containerStatuses")) {
+      auto w = p["status"]["containerStatuses"][0]["state"].value("waiting", Json::object());
+      seen.insert(w.value("reason", ""));
+    }
+    return seen.count("ImagePullBackOff") > 0;
+  }));
+  EXPECT_TRUE(seen.count("ErrImagePull") || seen.count("ImagePullBackOff"));
+  EXPECT_EQ(Phase("bad"), "Pending");
+}
+
+TEST_F(KubeletTest, MissingConfigMapIsCreateContainerConfigError) {
+  Json pod = MakePod("cfg");
+  pod["spec"]["containers"][0]["env"] = Json::parse(
+      R"([{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "missing", "key": "k"}}}])");
+  ASSERT_TRUE(client_.Create(Pods(), "default", pod).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Json p = GetPod("cfg");
+    if (!p.contains("status") || !p["status"].contains("containerStatuses")) return false;
+    auto w = p["status"]["containerStatuses"][0]["state"].value("waiting", Json::object());
+    return w.value("reason", "") == "CreateContainerConfigError" &&
+           w.value("message", "") == "configmap \"missing\" not found";
+  }));
+}
+
+TEST_F(KubeletTest, GracefulDeletionDeletesTheObject) {
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("del")).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("del") == "Running"; }));
+  // What the apiserver does on a graceful DELETE: set deletionTimestamp.
+  Json p = GetPod("del");
+  p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+  p["metadata"]["deletionGracePeriodSeconds"] = 1;
+  ASSERT_TRUE(client_.Update(Pods(), "default", p).ok());
+  ASSERT_TRUE(Eventually([&] { return GetPod("del").is_null(); }));
+  EXPECT_TRUE(Eventually([&] { return runtime_.NumSandboxes() == 0; }));
+  EXPECT_GE(runtime_.Calls("StopContainer"), 1);
+}
+
+TEST_F(KubeletTest, RestartReadoptsRunningContainers) {
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("keep")).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("keep") == "Running"; }));
+  int created = runtime_.Calls("CreateContainer");
+  kubelet_->Stop();
+  KubeletConfig cfg;
+  cfg.node_name = "node-1";
+  cfg.hollow = true;
+  cfg.relist_period = std::chrono::milliseconds(50);
+  kubelet_ = std::make_unique<Kubelet>(client_, runtime_, cfg);
+  ASSERT_TRUE(kubelet_->Start().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(runtime_.Calls("CreateContainer"), created);
+  EXPECT_EQ(runtime_.NumSandboxes(), 1u);
+  EXPECT_EQ(GetPod("keep")["status"]["containerStatuses"][0]["restartCount"], 0);
+}
+
+TEST_F(KubeletTest, InitContainersRunInOrder) {
+  Json pod = MakePod("init");
+  pod["spec"]["initContainers"] = Json::array(
+      {{{"name", "i1"}, {"image", "busybox:1.0"}}, {{"name", "i2"}, {"image", "busybox:1.0"}}});
+  runtime_.SetExitScript("i1", 0);
+  runtime_.SetExitScript("i2", 0);
+  ASSERT_TRUE(client_.Create(Pods(), "default", pod).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("init") == "Running"; }));
+  Json st = GetPod("init")["status"];
+  EXPECT_EQ(st["initContainerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
+  EXPECT_EQ(st["initContainerStatuses"][1]["state"]["terminated"]["reason"], "Completed");
+}
+
+}  // namespace
+}  // namespace korral::kubelet
