@@ -19,7 +19,9 @@
 // per connection, so an idle watch costs about 40 KiB here, above the 4 KiB target; getting
 // below needs a custom TLS layer over OpenSSL memory BIOs.
 #include <atomic>
+#include <cstring>
 #include <deque>
+#include <future>
 #include <latch>
 #include <list>
 #include <mutex>
@@ -503,6 +505,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       StartStream(std::move(response), status, keep);
       return;
     }
+    if (response.upgrade && status == 101) {
+      SwitchProtocols(std::move(response));
+      return;
+    }
     auto msg = std::make_shared<bhttp::response<bhttp::string_body>>();
     msg->version(11);
     msg->result(static_cast<unsigned>(status));
@@ -674,6 +680,115 @@ class Connection : public std::enable_shared_from_this<Connection> {
         });
   }
 
+  // ---- protocol switch (101) ----
+  void SwitchProtocols(Response response) {
+    auto head = std::make_shared<std::string>("HTTP/1.1 101 Switching Protocols\r\n");
+    for (const auto& [name, value] : response.headers) {
+      if (name.empty() || !SafeHeaderText(name) || !SafeHeaderText(value)) continue;
+      head->append(name).append(": ").append(value).append("\r\n");
+    }
+    head->append("\r\n");
+    hijacked_ = true;
+    ArmTimer(server_->options().request_timeout);
+    asio::async_write(stream_, asio::buffer(*head),
+                      [self = shared_from_this(), head, upgrade = std::move(response.upgrade)](
+                          const boost::system::error_code& ec, size_t) {
+                        if (self->closed_) return;
+                        self->DisarmTimer();
+                        if (ec) {
+                          self->Close();
+                          return;
+                        }
+                        self->server_->PostToPool([self, upgrade] {
+                          upgrade->Start(std::make_unique<HijackedConn>(self));
+                        });
+                      });
+  }
+
+  // The raw connection after a 101, driven from blocking callers: every operation is posted to
+  // the strand and awaited. One reader and one writer may be in flight at once (asio's SSL
+  // stream allows one read and one write outstanding).
+  class HijackedConn : public Conn {
+   public:
+    explicit HijackedConn(std::shared_ptr<Connection> conn) : conn_(std::move(conn)) {}
+    ~HijackedConn() override { Close(); }
+
+    absl::StatusOr<size_t> Read(char* buf, size_t n) override {
+      if (n == 0) return size_t{0};
+      struct State {
+        std::promise<std::pair<boost::system::error_code, size_t>> done;
+        std::string data;
+      };
+      auto st = std::make_shared<State>();
+      st->data.resize(std::min<size_t>(n, 64 * 1024));
+      auto fut = st->done.get_future();
+      asio::post(conn_->stream_.get_executor(), [c = conn_, st] {
+        if (c->closed_) {
+          st->done.set_value({asio::error::operation_aborted, 0});
+          return;
+        }
+        if (c->buffer_.size() > 0) {  // bytes that arrived right behind the upgrade request
+          size_t k = asio::buffer_copy(asio::buffer(st->data), c->buffer_.data());
+          c->buffer_.consume(k);
+          st->done.set_value({{}, k});
+          return;
+        }
+        c->stream_.async_read_some(asio::buffer(st->data),
+                                   [st](const boost::system::error_code& ec, size_t k) {
+                                     st->done.set_value({ec, k});
+                                   });
+      });
+      auto [ec, k] = Await(fut);
+      if (k > 0) {
+        std::memcpy(buf, st->data.data(), k);
+        return k;
+      }
+      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return size_t{0};
+      return absl::UnavailableError(ec ? ec.message() : "connection closed");
+    }
+
+    absl::Status Write(std::string_view data) override {
+      if (data.empty()) return absl::OkStatus();
+      auto copy = std::make_shared<std::string>(data);
+      auto done = std::make_shared<std::promise<std::pair<boost::system::error_code, size_t>>>();
+      auto fut = done->get_future();
+      asio::post(conn_->stream_.get_executor(), [c = conn_, copy, done] {
+        if (c->closed_) {
+          done->set_value({asio::error::operation_aborted, 0});
+          return;
+        }
+        asio::async_write(c->stream_, asio::buffer(*copy),
+                          [copy, done](const boost::system::error_code& ec, size_t k) {
+                            done->set_value({ec, k});
+                          });
+      });
+      auto [ec, k] = Await(fut);
+      if (ec) return absl::UnavailableError(ec.message());
+      return absl::OkStatus();
+    }
+
+    void Close() override {
+      if (closed_.exchange(true)) return;
+      asio::post(conn_->stream_.get_executor(), [c = conn_] { c->Close(); });
+    }
+
+   private:
+    // Waits for a strand operation; gives up if the server stopped its I/O threads (then the
+    // operation can never complete).
+    std::pair<boost::system::error_code, size_t> Await(
+        std::future<std::pair<boost::system::error_code, size_t>>& fut) {
+      while (fut.wait_for(std::chrono::milliseconds(500)) != std::future_status::ready) {
+        if (conn_->server_->stopping() && conn_->closed_) {
+          return {asio::error::operation_aborted, 0};
+        }
+      }
+      return fut.get();
+    }
+
+    std::shared_ptr<Connection> conn_;
+    std::atomic<bool> closed_{false};
+  };
+
   // ---- closing ----
   // Discards what the client still sends (bounded in bytes and time), then closes.
   void Linger(size_t drained) {
@@ -730,7 +845,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<internal::BeastParser> parser_;
   std::string remote_;
   std::optional<ClientCertificate> client_cert_;
-  bool closed_ = false;
+  std::atomic<bool> closed_{false};
+  bool hijacked_ = false;  // after a 101: HijackedConn drives the stream
   bool keep_alive_ = false;
   bool linger_ = false;
   // timer_gen_ value of the deadline armed for the current burst of stream writes.

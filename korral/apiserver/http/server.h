@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "korral/apiserver/http/conn.h"
 
 namespace korral::http {
 
@@ -76,12 +77,25 @@ class StreamBody {
   virtual void OnClientGone() {}
 };
 
+// Takes over a connection after a protocol switch (WebSocket, SPDY): the handler answers with
+// status 101, the Upgrade/Connection (and protocol) headers and `upgrade` set; the server sends
+// that head and then hands the raw connection (TLS already terminated) to Start.
+class Upgrade {
+ public:
+  virtual ~Upgrade() = default;
+  // Called once, on a worker thread, after the 101 head was sent; `conn` is owned from then on
+  // (closing it closes the client connection). Must return soon: run the session on its own
+  // threads. If the client left before the head went out, Start is never called.
+  virtual void Start(ConnPtr conn) = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   HeaderList headers;  // extra headers
   std::string body;
   std::shared_ptr<StreamBody> stream;  // when set, `body` is ignored and the reply is chunked
+  std::shared_ptr<Upgrade> upgrade;    // with status 101: switch protocols (see Upgrade)
 };
 
 using Handler = std::function<Response(Request& request)>;
