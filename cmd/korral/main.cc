@@ -24,9 +24,12 @@ namespace korral::cmd {
 
 // Components register here, one line each (keep the list sorted).
 // void RegisterExampleComponent(Components& components);
+void RegisterControllerManagerComponent(Components& components);
 
 namespace {
-void RegisterAllComponents(Components& components) { (void)components; }
+void RegisterAllComponents(Components& components) {
+  RegisterControllerManagerComponent(components);
+}
 }  // namespace
 
 int WaitForShutdownSignal() {

@@ -26,6 +26,8 @@
 
 namespace korral::controllers {
 
+class Discovery;  // discovery.h: the resources the server serves
+
 // One SharedInformer per resource (all namespaces, no selectors), shared by every controller
 // that asks for it (upstream: SharedInformerFactory). Thread-safe.
 class InformerFactory {
@@ -57,6 +59,18 @@ struct ControllerOptions {
   int node_cidr_mask_size = 24;                        // --node-cidr-mask-size
   bool allocate_node_cidrs = true;                     // --allocate-node-cidrs
   std::string root_ca_file;                            // --root-ca-file (kube-root-ca.crt data)
+  std::string root_ca_pem;  // the bundle itself (wins over root_ca_file; from the kubeconfig)
+  // Node lifecycle (upstream flag names).
+  double node_eviction_rate = 0.1;             // --node-eviction-rate (nodes/s per healthy zone)
+  double secondary_node_eviction_rate = 0.01;  // --secondary-node-eviction-rate
+  double unhealthy_zone_threshold = 0.55;      // --unhealthy-zone-threshold
+  int large_cluster_size_threshold = 50;       // --large-cluster-size-threshold
+  std::chrono::seconds node_startup_grace_period{60};  // --node-startup-grace-period
+  // Resource quota / namespace / GC resync (upstream: --resource-quota-sync-period 5m,
+  // --namespace-sync-period 5m; discovery is re-read this often by GC and quota too).
+  std::chrono::seconds resource_quota_sync_period{300};
+  std::chrono::seconds namespace_sync_period{300};
+  std::chrono::seconds discovery_period{30};
 };
 
 struct ControllerContext {
@@ -64,6 +78,9 @@ struct ControllerContext {
   InformerFactory* informers = nullptr;
   Clock* clock = nullptr;
   ControllerOptions options;
+  // The server's resources (namespace, garbage collector, resource quota). May be null in
+  // tests of controllers that do not need it.
+  Discovery* discovery = nullptr;
 };
 
 class Controller {
@@ -78,9 +95,14 @@ using ControllerFactory =
     std::function<absl::StatusOr<std::unique_ptr<Controller>>(ControllerContext& ctx)>;
 
 struct ControllerDescriptor {
-  std::string name;  // upstream's controller name, e.g. "namespace", "garbage-collector"
+  // Upstream's controller name, e.g. "namespace-controller", "garbage-collector-controller".
+  // --controllers matches names loosely: "namespace", "namespace-controller" and
+  // "garbagecollector" / "garbage-collector" all name what they look like (see manager.h).
+  std::string name;
   ControllerFactory factory;
   bool enabled_by_default = true;
+  // Other names accepted by --controllers (upstream's pre-1.28 short names, e.g. "podgc").
+  std::vector<std::string> aliases;
 };
 
 // Every controller korral has, in start order (upstream: NewControllerDescriptors). Defined in
