@@ -20,6 +20,7 @@
 #include "korral/apiserver/http/server.h"
 #include "korral/apiserver/instrumented_backend.h"
 #include "korral/apiserver/metrics.h"
+#include "korral/apiserver/metrics_api.h"
 #include "korral/apiserver/service_allocator.h"
 #include "korral/apiserver/store.h"
 #include "korral/apiserver/watch_cache.h"
@@ -144,6 +145,13 @@ class ApiServerImpl final : public ApiServer {
     discovery_ = std::make_unique<Discovery>(address);
     handler_ = std::make_unique<ApiHandler>(store_.get(), discovery_.get(), &metrics_,
                                             &Clock::Real(), HandlerOptions{});
+    KubeletClientConfig kubelet_client;
+    // TODO(korral): a dedicated kube-apiserver-kubelet-client certificate.
+    kubelet_client.client_cert_pem = pki_.admin.cert_pem;
+    kubelet_client.client_key_pem = pki_.admin.key_pem;
+    metrics_api_ = std::make_unique<MetricsApi>(store_.get(), &Clock::Real(),
+                                                NewKubeletSummaryFetcher(kubelet_client));
+    handler_->SetMetricsApi(metrics_api_.get());
     handler_holder_->store(handler_.get());
 
     kubeconfig_ = c.data_dir + "/admin.kubeconfig";
@@ -245,6 +253,7 @@ class ApiServerImpl final : public ApiServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ServiceAllocator> allocator_;
   std::unique_ptr<Discovery> discovery_;
+  std::unique_ptr<MetricsApi> metrics_api_;  // outlives handler_
   std::unique_ptr<ApiHandler> handler_;
   std::shared_ptr<std::atomic<ApiHandler*>> handler_holder_;
   std::unique_ptr<http::Server> server_;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "korral/api/resource.h"
+#include "korral/apiserver/metrics_api.h"
 
 namespace korral::apiserver {
 
@@ -83,7 +84,11 @@ Discovery::Discovery(std::string server_address) : docs_(std::make_unique<Discov
   std::vector<std::string> group_order;
   std::map<std::string, std::vector<std::string>> versions;
   std::map<std::pair<std::string, std::string>, std::vector<const api::ResourceType*>> by_gv;
-  for (const auto& t : api::AllResourceTypes()) {
+  std::vector<const api::ResourceType*> all;
+  for (const auto& t : api::AllResourceTypes()) all.push_back(&t);
+  for (const auto& t : MetricsApi::ResourceTypes()) all.push_back(&t);  // metrics.k8s.io
+  for (const auto* tp : all) {
+    const api::ResourceType& t = *tp;
     const std::string& g = t.gvk.group;
     if (!versions.count(g)) group_order.push_back(g);
     auto& vs = versions[g];

@@ -18,6 +18,7 @@
 #include "korral/apimachinery/yaml.h"
 #include "korral/apiserver/discovery.h"
 #include "korral/apiserver/metrics.h"
+#include "korral/apiserver/metrics_api.h"
 #include "korral/apiserver/patch.h"
 #include "korral/apiserver/store.h"
 #include "korral/apiserver/timer_queue.h"
@@ -1016,6 +1017,7 @@ ApiHandler::~ApiHandler() = default;
 bool ApiHandler::CanRunInline(const http::Request& req) const {
   if (req.method != "GET") return false;
   const std::string& p = req.path;
+  if (MetricsApi::Handles(p)) return false;  // asks the kubelets
   if (p.rfind("/api/", 0) != 0 && p.rfind("/apis/", 0) != 0)
     return p == "/healthz" || p == "/readyz" || p == "/livez";
   if (p.find("/watch/") != std::string::npos) return false;
@@ -1120,6 +1122,8 @@ http::Response ApiHandler::Handle(http::Request& req) {
     }
     if (doc) {
       resp = JsonResponse(200, *doc);
+    } else if (metrics_api_ && MetricsApi::Handles(path)) {
+      resp = metrics_api_->Handle(req);
     } else {
       Path p;
       if (ParseResourcePath(path, &p)) {

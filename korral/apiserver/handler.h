@@ -25,6 +25,7 @@ namespace korral::apiserver {
 
 class Store;
 class Discovery;
+class MetricsApi;
 class Metrics;
 class TimerQueue;
 
@@ -50,6 +51,8 @@ class ApiHandler {
 
   // Readiness: set once storage is open and the default objects exist.
   void SetReady(bool ready) { ready_.store(ready); }
+  // Serves /apis/metrics.k8s.io/v1beta1/... (metrics_api.h). Set before serving.
+  void SetMetricsApi(MetricsApi* metrics_api) { metrics_api_ = metrics_api; }
 
   // The reply for errors the HTTP layer detects itself (400, 413).
   static http::Response ErrorResponse(int code, std::string_view message);
@@ -59,6 +62,7 @@ class ApiHandler {
  private:
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> ready_{false};
+  MetricsApi* metrics_api_ = nullptr;
 };
 
 }  // namespace korral::apiserver
