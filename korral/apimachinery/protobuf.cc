@@ -587,6 +587,19 @@ const Schema& Messages() {
         {3, "groups", T::kString, nullptr, R},
         {4, "extra", T::kMapSM, "ExtraValue"},
     };
+    // ---- policy/v1 Eviction and meta/v1 DeleteOptions (pods/eviction, DELETE bodies) ----
+    m["Eviction"] = {
+        {1, "metadata", T::kMessage, "ObjectMeta"},
+        {2, "deleteOptions", T::kMessage, "DeleteOptions"},
+    };
+    m["DeleteOptions"] = {
+        {1, "gracePeriodSeconds", T::kInt64, nullptr, P},
+        {2, "preconditions", T::kMessage, "Preconditions"},
+        {3, "orphanDependents", T::kBool, nullptr, P},
+        {4, "propagationPolicy", T::kString},
+        {5, "dryRun", T::kString, nullptr, R},
+    };
+    m["Preconditions"] = {{1, "uid", T::kString}, {2, "resourceVersion", T::kString}};
     m["TokenRequest"] = {
         {1, "metadata", T::kMessage, "ObjectMeta"},
         {2, "spec", T::kMessage, "TokenRequestSpec"},
@@ -630,6 +643,10 @@ const char* TopLevelMessage(std::string_view api_version, std::string_view kind)
       {"authorization.k8s.io/v1", "SelfSubjectRulesReview", "SelfSubjectRulesReview"},
       {"authentication.k8s.io/v1", "SelfSubjectReview", "SelfSubjectReview"},
       {"authentication.k8s.io/v1", "TokenRequest", "TokenRequest"},
+      {"policy/v1", "Eviction", "Eviction"},
+      {"policy/v1beta1", "Eviction", "Eviction"},
+      {"v1", "DeleteOptions", "DeleteOptions"},
+      {"meta.k8s.io/v1", "DeleteOptions", "DeleteOptions"},
   };
   for (const auto& e : kTypes) {
     if (e.api_version == api_version && e.kind == kind) return e.msg;

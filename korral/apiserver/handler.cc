@@ -17,6 +17,9 @@
 #include "korral/apimachinery/protobuf.h"
 #include "korral/apimachinery/yaml.h"
 #include "korral/apiserver/discovery.h"
+#include "korral/apiserver/ephemeral.h"
+#include "korral/apiserver/eviction.h"
+#include "korral/apiserver/managedfields.h"
 #include "korral/apiserver/metrics.h"
 #include "korral/apiserver/metrics_api.h"
 #include "korral/apiserver/patch.h"
@@ -411,13 +414,19 @@ struct ApiHandler::Impl {
 
   http::Response Create(http::Request& req, const api::ResourceType& type, const Path& p) {
     return WriteBody(req, type, 201, [&](Json obj, bool dry) {
-      return store->Create(type, p.ns, std::move(obj), WriteOptions{dry, ""});
+      WriteOptions wo{dry, ""};
+      wo.field_manager =
+          FieldManagerName(req.Query("fieldManager").value_or(""), req.Header("User-Agent"));
+      return store->Create(type, p.ns, std::move(obj), wo);
     });
   }
 
   http::Response Update(http::Request& req, const api::ResourceType& type, const Path& p) {
     return WriteBody(req, type, 200, [&](Json obj, bool dry) {
-      return store->Update(type, p.ns, p.name, std::move(obj), WriteOptions{dry, p.subresource});
+      WriteOptions wo{dry, p.subresource};
+      wo.field_manager =
+          FieldManagerName(req.Query("fieldManager").value_or(""), req.Header("User-Agent"));
+      return store->Update(type, p.ns, p.name, std::move(obj), wo);
     });
   }
 
@@ -432,9 +441,8 @@ struct ApiHandler::Impl {
       case PatchType::kApply:
         break;
     }
-    // TODO(korral): server-side apply with managedFields is the API-semantics issue; until
-    // then an apply patch is merged like a JSON merge patch (fields it omits are kept).
-    return ApplyMergePatch(current, patch);
+    // Server-side apply needs the field managers: only the PATCH handler does it.
+    return apierrors::NewUnsupportedMediaType("application/apply-patch+yaml");
   }
 
   absl::StatusOr<Json> ParsePatchBody(const http::Request& req, PatchType pt) {
@@ -453,31 +461,60 @@ struct ApiHandler::Impl {
     if (!fv.ok()) return StatusResponse(fv.status());
     auto dry = ParseDryRun(req);
     if (!dry.ok()) return StatusResponse(dry.status());
+    const bool apply = *pt == PatchType::kApply;
+    bool force = false;
+    if (auto v = req.Query("force")) force = ParseBool(*v);
+    std::string fm_param(req.Query("fieldManager").value_or(""));
+    if (auto s = ValidateFieldManager(fm_param, apply, force); !s.ok()) return StatusResponse(s);
     auto patch = ParsePatchBody(req, *pt);
     if (!patch.ok()) return StatusResponse(patch.status());
     http::HeaderList warnings;
-    // TODO(korral): `force` matters once server-side apply tracks field managers (issue 3).
+    if (apply) {
+      // Unknown fields of an apply configuration follow fieldValidation like a create body.
+      if (!patch->is_object()) {
+        return StatusResponse(apierrors::NewBadRequest("error decoding YAML: not an object"));
+      }
+      auto s = CheckFields(*patch, type, *fv, {}, &warnings);
+      if (!s.ok()) return StatusResponse(s);
+    }
+    const std::string now = api::FormatTime(clock->Now());
+    WriteOptions wo{*dry, p.subresource};
+    wo.field_manager = FieldManagerName(fm_param, req.Header("User-Agent"));
+    wo.managed_fields_done = apply;
     auto mutate = [&](const Json& current) -> absl::StatusOr<Json> {
       Json base = current;
       // The stored resourceVersion is not part of the patch base: a patch pins a version
       // only when it names one itself.
       base["metadata"].erase("resourceVersion");
-      KORRAL_ASSIGN_OR_RETURN(Json out, ApplyPatch(*pt, base, *patch));
+      Json out;
+      if (apply) {
+        KORRAL_ASSIGN_OR_RETURN(
+            out, ServerSideApply(type, &base, *patch, wo.field_manager, force, p.subresource, now));
+        return out;
+      }
+      KORRAL_ASSIGN_OR_RETURN(out, ApplyPatch(*pt, base, *patch));
       if (!out.is_object()) return apierrors::NewBadRequest("patch result is not an object");
       warnings.clear();
       KORRAL_RETURN_IF_ERROR(CheckFields(out, type, *fv, {}, &warnings));
       return out;
     };
-    auto updated =
-        store->GuaranteedUpdate(type, p.ns, p.name, mutate, WriteOptions{*dry, p.subresource});
-    if (!updated.ok() && apierrors::IsNotFound(updated.status()) && *pt == PatchType::kApply) {
-      // Server-side apply creates the object when it is missing.
-      Json obj = *patch;
-      if (!obj.is_object())
-        return StatusResponse(apierrors::NewBadRequest("apply patch must be an object"));
-      auto s = CheckFields(obj, type, *fv, {}, &warnings);
-      if (!s.ok()) return StatusResponse(s);
-      auto created = store->Create(type, p.ns, std::move(obj), WriteOptions{*dry, ""});
+    auto updated = store->GuaranteedUpdate(type, p.ns, p.name, mutate, wo);
+    if (!updated.ok() && apierrors::IsNotFound(updated.status()) && apply &&
+        p.subresource.empty()) {
+      // Server-side apply creates the object when it is missing (201).
+      auto obj = ServerSideApply(type, nullptr, *patch, wo.field_manager, force, "", now);
+      if (!obj.ok()) return StatusResponse(obj.status());
+      Json& meta = (*obj)["metadata"];
+      if (!meta.is_object()) meta = Json::object();
+      std::string body_name = meta.value("name", "");
+      if (!body_name.empty() && body_name != p.name) {
+        return StatusResponse(apierrors::NewBadRequest(
+            fmt::format("the name of the object ({}) does not match the name on the URL ({})",
+                        body_name, p.name)));
+      }
+      meta["name"] = p.name;
+      if (type.namespaced) meta["namespace"] = p.ns;
+      auto created = store->Create(type, p.ns, std::move(*obj), wo);
       if (!created.ok()) return StatusResponse(created.status());
       auto r = JsonResponse(201, ObjectBody(type, *created, ParseAccept(req)));
       r.headers = std::move(warnings);
@@ -654,7 +691,10 @@ struct ApiHandler::Impl {
       }
       return out;
     };
-    auto updated = store->GuaranteedUpdate(type, p.ns, p.name, mutate, WriteOptions{*dry, ""});
+    WriteOptions wo{*dry, ""};
+    wo.field_manager =
+        FieldManagerName(req.Query("fieldManager").value_or(""), req.Header("User-Agent"));
+    auto updated = store->GuaranteedUpdate(type, p.ns, p.name, mutate, wo);
     if (!updated.ok()) return StatusResponse(updated.status());
     return JsonResponse(200, ScaleOf((*updated)->object).dump());
   }
@@ -711,6 +751,66 @@ struct ApiHandler::Impl {
     return JsonResponse(201, status.dump());
   }
 
+  // ---- pods/eviction and pods/ephemeralcontainers (eviction.cc, ephemeral.cc) ------------
+  http::Response Evict(http::Request& req, const api::ResourceType& type, const Path& p) {
+    auto dry = ParseDryRun(req);
+    if (!dry.ok()) return StatusResponse(dry.status());
+    Json body = Json::parse(req.body, nullptr, false);
+    if (req.Header("Content-Type").find("protobuf") != std::string_view::npos) {
+      auto r = protobuf::DecodeKubernetesProtobuf(req.body);
+      if (!r.ok()) return StatusResponse(apierrors::NewBadRequest(StatusMessage(r.status())));
+      body = std::move(*r);
+    }
+    if (!body.is_object()) {
+      return StatusResponse(
+          apierrors::NewBadRequest("the body of the request must be an Eviction"));
+    }
+    auto r = EvictPod(store, clock, p.ns, p.name, body, *dry);
+    if (!r.ok()) return StatusResponse(r.status());
+    return JsonResponse(201, r->dump());
+  }
+
+  http::Response EphemeralContainers(http::Request& req, const api::ResourceType& type,
+                                     const Path& p) {
+    if (req.method == "GET") return Get(req, type, p);
+    auto dry = ParseDryRun(req);
+    if (!dry.ok()) return StatusResponse(dry.status());
+    absl::StatusOr<PatchType> pt = PatchType::kMerge;
+    Json body;
+    if (req.method == "PATCH") {
+      pt = PatchTypeFromContentType(req.Header("Content-Type"));
+      if (!pt.ok()) return StatusResponse(pt.status());
+      if (*pt == PatchType::kApply) {
+        return StatusResponse(apierrors::NewUnsupportedMediaType("application/apply-patch+yaml"));
+      }
+      auto parsed = ParsePatchBody(req, *pt);
+      if (!parsed.ok()) return StatusResponse(parsed.status());
+      body = std::move(*parsed);
+    } else {
+      http::HeaderList ignored;
+      auto fv = ParseFieldValidation(req);
+      if (!fv.ok()) return StatusResponse(fv.status());
+      auto obj = DecodeObject(req, type, *fv, &ignored);
+      if (!obj.ok()) return StatusResponse(obj.status());
+      body = std::move(*obj);
+    }
+    auto mutate = [&](const Json& current) -> absl::StatusOr<Json> {
+      Json desired = body;
+      if (req.method == "PATCH") {
+        Json base = current;
+        base["metadata"].erase("resourceVersion");
+        KORRAL_ASSIGN_OR_RETURN(desired, ApplyPatch(*pt, base, body));
+      }
+      return MergeEphemeralContainers(current, desired);
+    };
+    WriteOptions wo{*dry, "ephemeralcontainers"};
+    wo.field_manager =
+        FieldManagerName(req.Query("fieldManager").value_or(""), req.Header("User-Agent"));
+    auto updated = store->GuaranteedUpdate(type, p.ns, p.name, mutate, wo);
+    if (!updated.ok()) return StatusResponse(updated.status());
+    return JsonResponse(200, ObjectBody(type, *updated, ParseAccept(req)));
+  }
+
   // ---- top-level routing ---------------------------------------------------------------------
   http::Response HandleResource(http::Request& req, const Path& p, std::string* verb,
                                 std::string* resource_label) {
@@ -756,6 +856,11 @@ struct ApiHandler::Impl {
         if (m == "PATCH") return Patch(req, *type, p);
       } else if (p.subresource == "scale") {
         if (m == "GET" || m == "PUT" || m == "PATCH") return Scale(req, *type, p);
+      } else if (p.subresource == "eviction" && m == "POST") {
+        return Evict(req, *type, p);
+      } else if (p.subresource == "ephemeralcontainers" &&
+                 (m == "GET" || m == "PUT" || m == "PATCH")) {
+        return EphemeralContainers(req, *type, p);
       } else if (p.subresource == "binding" && m == "POST") {
         return Binding(req, *type, p);
       } else if (p.subresource == "finalize" && m == "PUT") {

@@ -7,9 +7,10 @@
 //                                          containerPort, ...) and the $patch, $setElementOrder,
 //                                          $retainKeys and $deleteFromPrimitiveList directives.
 //
-// The strategic merge here knows merge keys by field name (the fields of built-in kinds that
-// have them); a field without a known key is replaced, as upstream does for atomic lists.
-// Errors are BadRequest / Invalid statuses ready to return to the client.
+// The engines live in korral/apimachinery/patch; strategic merge takes its merge keys and
+// strategies from the schema of the original's apiVersion/kind (korral/api/schema). Errors are
+// BadRequest / Invalid statuses ready to return to the client. application/apply-patch+yaml is
+// server-side apply (managedfields.h).
 #pragma once
 
 #include <string_view>

@@ -35,7 +35,7 @@ TEST(JsonPatch, Rfc6902OpsAndErrors) {
 }
 
 TEST(StrategicMergePatch, MergesContainersByNameAndOrders) {
-  json orig = json::parse(R"({"spec":{"containers":[
+  json orig = json::parse(R"({"apiVersion":"v1","kind":"Pod","spec":{"containers":[
       {"name":"a","image":"a:1","env":[{"name":"X","value":"1"}]},
       {"name":"b","image":"b:1"}]}})");
   json patch = json::parse(R"({"spec":{
@@ -51,7 +51,8 @@ TEST(StrategicMergePatch, MergesContainersByNameAndOrders) {
 }
 
 TEST(StrategicMergePatch, Directives) {
-  json orig = json::parse(R"({"metadata":{"finalizers":["x","y"],"labels":{"a":"1"}},
+  json orig = json::parse(R"({"apiVersion":"v1","kind":"Pod",
+      "metadata":{"finalizers":["x","y"],"labels":{"a":"1"}},
       "spec":{"containers":[{"name":"a"},{"name":"b"}],"ports":[{"port":80},{"port":81}]}})");
   json patch = json::parse(R"({"metadata":{"$deleteFromPrimitiveList/finalizers":["x"],
       "labels":{"a":null}},

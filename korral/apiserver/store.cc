@@ -8,6 +8,8 @@
 #include "korral/apimachinery/errors.h"
 #include "korral/apimachinery/fields.h"
 #include "korral/apimachinery/labels.h"
+#include "korral/apiserver/deletion.h"
+#include "korral/apiserver/managedfields.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
 
@@ -375,6 +377,10 @@ absl::StatusOr<ObjectPtr> Store::Create(const api::ResourceType& type, std::stri
   if (type.tracks_generation) meta["generation"] = 1;
   if (type.prepare_for_create) type.prepare_for_create(obj);
   if (type.apply_defaults) type.apply_defaults(obj);
+  if (!options.field_manager.empty() && !options.managed_fields_done) {
+    KORRAL_RETURN_IF_ERROR(RecordManagedUpdate(type, nullptr, obj, options.field_manager, "",
+                                               api::FormatTime(clock_->Now())));
+  }
   if (type.validate) {
     auto causes = type.validate(obj, nullptr);
     if (!causes.empty()) return apierrors::NewInvalid(type.gvk.group, type.gvk.kind, name, causes);
@@ -496,16 +502,34 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
   if (type.tracks_generation && SpecChanged(old, desired)) {
     meta["generation"] = old_meta.value("generation", int64_t{0}) + 1;
   }
+  // managedFields: a write that omits them keeps the stored ones; the request's manager gets
+  // an Update entry for what it changed.
+  if (!meta.contains("managedFields") && old_meta.contains("managedFields")) {
+    meta["managedFields"] = old_meta["managedFields"];
+  }
+  if (!options.field_manager.empty() && !options.managed_fields_done) {
+    KORRAL_RETURN_IF_ERROR(
+        RecordManagedUpdate(type, &old, desired, options.field_manager,
+                            options.subresource == "bind" ? std::string() : options.subresource,
+                            api::FormatTime(clock_->Now())));
+  }
   // pods/binding sets spec.nodeName, which pod validation treats as immutable.
-  if (type.validate && options.subresource != "bind") {
+  if (type.validate && options.subresource != "bind" &&
+      options.subresource != "ephemeralcontainers") {  // validated by ephemeral.cc
     auto causes = type.validate(desired, &old);
     if (!causes.empty()) {
       return apierrors::NewInvalid(type.gvk.group, type.gvk.kind, name, causes);
     }
   }
-  // An object being deleted whose last finalizer went away is deleted now.
+  // An object being deleted whose last finalizer went away is deleted now (upstream's
+  // ShouldDeleteDuringUpdate: not while a graceful deletion period runs, nor while a
+  // namespace keeps spec.finalizers).
   if (meta.contains("deletionTimestamp") &&
-      (!meta.contains("finalizers") || meta["finalizers"].empty())) {
+      (!meta.contains("finalizers") || meta["finalizers"].empty()) &&
+      old_meta.value("deletionGracePeriodSeconds", int64_t{0}) == 0 &&
+      !(type.gvk.group.empty() && type.resource == "namespaces" && desired.contains("spec") &&
+        desired["spec"].is_object() && desired["spec"].contains("finalizers") &&
+        desired["spec"]["finalizers"].is_array() && !desired["spec"]["finalizers"].empty())) {
     return ReallyDelete(type, current->key, current, options.dry_run, retry);
   }
   if (write_hook_) KORRAL_RETURN_IF_ERROR(write_hook_(type, desired, &old, options.dry_run));
@@ -568,33 +592,7 @@ absl::StatusOr<Store::DeleteResult> Store::Delete(const api::ResourceType& type,
                                                   std::string_view ns, std::string_view name,
                                                   const Json& options, bool dry_run) {
   std::string key = Key(type, ns, name);
-  std::string propagation;
-  std::optional<int64_t> grace;
-  if (options.is_object()) {
-    if (auto it = options.find("propagationPolicy"); it != options.end() && it->is_string()) {
-      propagation = it->get<std::string>();
-      if (propagation != "Foreground" && propagation != "Background" && propagation != "Orphan") {
-        return apierrors::NewInvalid("", "DeleteOptions", "",
-                                     {{"FieldValueNotSupported",
-                                       fmt::format("Unsupported value: \"{}\": supported values: "
-                                                   "\"Foreground\", \"Background\", \"Orphan\"",
-                                                   propagation),
-                                       "propagationPolicy"}});
-      }
-    }
-    if (auto it = options.find("orphanDependents"); it != options.end() && it->is_boolean()) {
-      if (!propagation.empty()) {
-        return apierrors::NewInvalid(
-            "", "DeleteOptions", "",
-            {{"FieldValueInvalid", "orphanDependents and propagationPolicy cannot both be set",
-              "propagationPolicy"}});
-      }
-      propagation = it->get<bool>() ? "Orphan" : "Background";
-    }
-    if (auto it = options.find("gracePeriodSeconds");
-        it != options.end() && it->is_number_integer())
-      grace = it->get<int64_t>();
-  }
+  KORRAL_ASSIGN_OR_RETURN(DeletePolicy policy, ParseDeletePolicy(options));
   for (int attempt = 0; attempt < kMaxUpdateRetries; ++attempt) {
     KORRAL_ASSIGN_OR_RETURN(ObjectPtr current, ReadCurrent(key));
     if (!current) return apierrors::NewNotFound(type.QualifiedResource(), name);
@@ -618,50 +616,18 @@ absl::StatusOr<Store::DeleteResult> Store::Delete(const api::ResourceType& type,
                         pre["resourceVersion"].get<std::string>(), current->resource_version));
       }
     }
-    Json finalizers = meta.contains("finalizers") && meta["finalizers"].is_array()
-                          ? meta["finalizers"]
-                          : Json::array();
-    // Record the propagation policy as upstream does, for the garbage collector.
-    auto add_finalizer = [&](const char* f) {
-      if (std::find(finalizers.begin(), finalizers.end(), f) == finalizers.end())
-        finalizers.push_back(f);
-    };
-    if (propagation == "Foreground") {
-      add_finalizer("foregroundDeletion");
-    } else if (propagation == "Orphan") {
-      add_finalizer("orphan");
-    }
-    // Foreground/Orphan need a garbage collector to finish; without owner references on
-    // anything there is nothing to wait for, so they only apply when finalizers already exist.
-    // TODO(korral): the garbage collector (controller-manager issue) completes foreground and
-    // orphan deletion; until then those policies delete immediately unless other finalizers
-    // hold the object.
-    bool existing_finalizers =
-        meta.contains("finalizers") && meta["finalizers"].is_array() && !meta["finalizers"].empty();
-    // Namespaces are finalized by the namespace controller through spec.finalizers.
-    bool ns_finalizers = type.resource == "namespaces" && type.gvk.group.empty() &&
-                         current->object.contains("spec") &&
-                         current->object["spec"].contains("finalizers") &&
-                         !current->object["spec"]["finalizers"].empty();
-    if (!existing_finalizers && !ns_finalizers) {
+    DeletionPlan plan = PlanDeletion(type, current->object, policy, clock_->Now());
+    if (plan.action == DeletionPlan::kPending) return DeleteResult{current, false};
+    if (plan.action == DeletionPlan::kDeleteNow) {
       bool retry = false;
       auto out = ReallyDelete(type, key, current, dry_run, &retry);
       if (out.ok()) return DeleteResult{*out, true};
       if (!retry) return out.status();
       continue;
     }
-    if (meta.contains("deletionTimestamp") && !meta["deletionTimestamp"].is_null()) {
-      return DeleteResult{current, false};  // already being deleted
-    }
-    Json desired = current->object;
-    desired["metadata"]["deletionTimestamp"] = api::FormatTime(clock_->Now());
-    desired["metadata"]["deletionGracePeriodSeconds"] = grace.value_or(0);
-    if (existing_finalizers) desired["metadata"]["finalizers"] = finalizers;
-    if (type.resource == "namespaces" && type.gvk.group.empty()) {
-      desired["status"]["phase"] = "Terminating";
-    }
+    Json desired = std::move(plan.updated);
     if (dry_run) {
-      return DeleteResult{Snapshot(key, 0, std::move(desired)), false};
+      return DeleteResult{Snapshot(key, current->resource_version, std::move(desired)), false};
     }
     auto rev = backend_->Update(key, desired.dump(), current->resource_version);
     if (!rev.ok()) {

@@ -50,6 +50,10 @@ struct WriteOptions {
   // "" for the main resource, "status" for /status, "bind" for the internal write of
   // pods/binding (spec.nodeName and status together, without immutability checks).
   std::string subresource;
+  // The field manager recorded in metadata.managedFields ("": none, for internal writes), and
+  // whether the caller already computed managedFields (server-side apply).
+  std::string field_manager;
+  bool managed_fields_done = false;
 };
 
 // A hook run just before a create/update is written, with the final object; used for

@@ -184,7 +184,7 @@ class SemanticsTest(harness.ServerTestCase):
         code, o = self.req("PATCH", CM + "/jp", json.dumps(
             [{"op": "test", "path": "/data/a", "value": "nope"}]),
             {"Content-Type": "application/json-patch+json"})
-        self.assertEqual(code, 400)
+        self.assertEqual(code, 422)
         self.kubectl("patch", "configmap", "jp", "-p", '{"data":{"c":"3"}}')
         self.assertEqual(self.server.kubectl_json("get", "cm", "jp")["data"],
                          {"a": "1", "b": "2", "c": "3"})
