@@ -23,6 +23,7 @@ fi
 
 targets=(korral apiserver_bench)
 [[ -f "$ROOT/bench/storage/CMakeLists.txt" ]] && targets+=(storage_bench)
+[[ -f "$ROOT/bench/scheduler/CMakeLists.txt" ]] && targets+=(scheduler_bench)
 echo "== build: ${targets[*]}"
 cmake --build "$BUILD_DIR" --target "${targets[@]}" || { echo "run.sh: build failed" >&2; exit 1; }
 
@@ -59,6 +60,14 @@ if [[ -x "$ROOT/bench/storage/etcd_put_rate.sh" || -f "$ROOT/bench/storage/etcd_
   else
     bash "$ROOT/bench/storage/etcd_put_rate.sh" || status=1
   fi
+fi
+
+if [[ -x "$BIN/scheduler_bench" ]]; then
+  echo
+  echo "== scheduler_bench"
+  # SCHEDULER_BENCH_ARGS="--nodes=500 --e2e" etc.; e2e needs --korral.
+  # shellcheck disable=SC2086
+  "$BIN/scheduler_bench" --korral="$BIN/korral" ${SCHEDULER_BENCH_ARGS:-} || status=1
 fi
 
 exit $status
