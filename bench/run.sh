@@ -70,4 +70,8 @@ if [[ -x "$BIN/scheduler_bench" ]]; then
   "$BIN/scheduler_bench" --korral="$BIN/korral" ${SCHEDULER_BENCH_ARGS:-} || status=1
 fi
 
+echo
+echo "== controllers (namespace with 10,000 objects deleted, controller-manager RSS)"
+/usr/bin/python3 "$ROOT/bench/controllers/controllers_bench.py" --korral="$BIN/korral" ${CONTROLLERS_BENCH_ARGS:-} || status=1
+
 exit $status

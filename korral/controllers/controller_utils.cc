@@ -114,6 +114,13 @@ std::string MetaString(const Json& o, const char* field) {
 }
 }  // namespace
 
+const Json& SpecOf(const Json& o) {
+  static const Json kEmpty = Json::object();
+  if (!o.is_object()) return kEmpty;
+  auto it = o.find("spec");
+  return it != o.end() && it->is_object() ? *it : kEmpty;
+}
+
 std::string NameOf(const Json& o) { return MetaString(o, "name"); }
 std::string NamespaceOf(const Json& o) { return MetaString(o, "namespace"); }
 std::string UidOf(const Json& o) { return MetaString(o, "uid"); }

@@ -77,6 +77,8 @@ Json NewControllerRef(const Json& owner, const std::string& api_version, const s
 bool HasOwnerUid(const Json& object, const std::string& uid);
 
 // --- object helpers ---
+// object["spec"] if it is an object, else an empty object (never throws or asserts).
+const Json& SpecOf(const Json& object);
 std::string NameOf(const Json& object);
 std::string NamespaceOf(const Json& object);
 std::string UidOf(const Json& object);

@@ -43,6 +43,13 @@ std::vector<ControllerDescriptor> AllControllers() {
   all.push_back(EndpointsControllerDescriptor());
   all.push_back(EndpointSliceControllerDescriptor());
   all.push_back(EndpointSliceMirroringControllerDescriptor());
+  all.push_back(PodGCControllerDescriptor());
+  all.push_back(NodeLifecycleControllerDescriptor());
+  all.push_back(NodeIpamControllerDescriptor());
+  all.push_back(EventGCControllerDescriptor());
+  all.push_back(TokenCleanerControllerDescriptor());
+  all.push_back(ResourceQuotaControllerDescriptor());
+  all.push_back(DisruptionControllerDescriptor());
   // END core controllers
 
   // --- workload controllers (workloads engineer): one push_back per controller ---

@@ -15,7 +15,7 @@ std::optional<int> ResolveTargetPort(const Json& sp, const Json& pod) {
   if (tp.is_string()) {
     std::string name = tp.get<std::string>();
     if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) return std::stoi(name);
-    if (pod.contains("spec") && pod["spec"].contains("containers")) {
+    if (pod.contains("spec") && SpecOf(pod).contains("containers")) {
       for (const auto& c : pod["spec"]["containers"]) {
         if (!c.contains("ports")) continue;
         for (const auto& p : c["ports"]) {
@@ -39,7 +39,7 @@ std::vector<std::string> ServicesSelectingPod(const client::Indexer& services, c
   std::vector<std::string> out;
   const Json labels = pod["metadata"].value("labels", Json::object());
   for (const auto& s : services.ListNamespace(NamespaceOf(pod))) {
-    if (!s->contains("spec") || !(*s)["spec"].contains("selector")) continue;
+    if (!s->contains("spec") || !SpecOf(*s).contains("selector")) continue;
     if (MapSelectorMatches((*s)["spec"]["selector"], labels)) out.push_back(client::ObjectKey(*s));
   }
   return out;
@@ -109,10 +109,10 @@ Json EndpointsController::ComputeSubsets(const Json& service,
                    {"namespace", NamespaceOf(pod)},
                    {"name", NameOf(pod)},
                    {"uid", UidOf(pod)}}}};
-    std::string node = pod["spec"].value("nodeName", "");
+    std::string node = SpecOf(pod).value("nodeName", "");
     if (!node.empty()) addr["nodeName"] = node;
-    std::string hostname = pod["spec"].value("hostname", "");
-    if (!hostname.empty() && pod["spec"].value("subdomain", "") == NameOf(service) &&
+    std::string hostname = SpecOf(pod).value("hostname", "");
+    if (!hostname.empty() && SpecOf(pod).value("subdomain", "") == NameOf(service) &&
         NamespaceOf(service) == NamespaceOf(pod)) {
       addr["hostname"] = hostname;
     }

@@ -93,10 +93,10 @@ std::vector<Json> EndpointSliceController::DesiredSlices(const Json& service,
                  {"namespace", NamespaceOf(pod)},
                  {"name", NameOf(pod)},
                  {"uid", UidOf(pod)}}}};
-    std::string node = pod["spec"].value("nodeName", "");
+    std::string node = SpecOf(pod).value("nodeName", "");
     if (!node.empty()) ep["nodeName"] = node;
-    std::string hostname = pod["spec"].value("hostname", "");
-    if (!hostname.empty() && pod["spec"].value("subdomain", "") == NameOf(service)) {
+    std::string hostname = SpecOf(pod).value("hostname", "");
+    if (!hostname.empty() && SpecOf(pod).value("subdomain", "") == NameOf(service)) {
       ep["hostname"] = hostname;
     }
     auto& g = groups[pps.dump()];
@@ -183,7 +183,7 @@ absl::Status EndpointSliceController::Reconcile(const Json& service, std::vector
   Json labels = service["metadata"].value("labels", Json::object());
   labels[kServiceNameLabel] = name;
   labels[kManagedByLabel] = manager_;
-  if (service["spec"].value("clusterIP", "") == "None") {
+  if (SpecOf(service).value("clusterIP", "") == "None") {
     labels["service.kubernetes.io/headless"] = "";
   }
   Json owner = {{"apiVersion", "v1"},    {"kind", "Service"},  {"name", name},
@@ -256,9 +256,9 @@ absl::Status EndpointSliceController::Sync(const std::string& key) {
     return absl::OkStatus();
   }
   auto svc = services_->indexer().Get(key);
-  bool has_selector = svc && (*svc)["spec"].contains("selector") &&
+  bool has_selector = svc && SpecOf(*svc).contains("selector") &&
                       (*svc)["spec"]["selector"].is_object() && !(*svc)["spec"]["selector"].empty();
-  bool manage = svc && (*svc)["spec"].value("type", "") != "ExternalName" &&
+  bool manage = svc && SpecOf(*svc).value("type", "") != "ExternalName" &&
                 (mirroring_ ? !has_selector : has_selector);
   client::ObjectPtr eps;
   if (manage && mirroring_) {

@@ -134,7 +134,7 @@ absl::Status NamespaceController::DeleteResource(const ApiResource& r, const std
       // Pods terminate gracefully: wait about their grace period (upstream estimate).
       int64_t grace = meta.value("deletionGracePeriodSeconds", int64_t{0});
       if (item.contains("spec")) {
-        grace = std::max(grace, item["spec"].value("terminationGracePeriodSeconds", int64_t{0}));
+        grace = std::max(grace, SpecOf(item).value("terminationGracePeriodSeconds", int64_t{0}));
       }
       content->estimate_seconds = std::max(content->estimate_seconds, grace);
     }

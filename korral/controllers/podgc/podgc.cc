@@ -1,0 +1,148 @@
+// korral/controllers/podgc/podgc.cc
+#include "korral/controllers/podgc/podgc.h"
+
+#include <algorithm>
+#include <set>
+
+#include "korral/base/log.h"
+#include "korral/base/status.h"
+#include "korral/client/errors.h"
+
+namespace korral::controllers {
+
+PodGCController::PodGCController(ControllerContext& ctx)
+    : ctx_(ctx),
+      pods_(ctx.informers->For(client::resources::Pods())),
+      nodes_(ctx.informers->For(client::resources::Nodes())) {
+  EnsurePodNodeNameIndex(pods_);
+}
+
+PodGCController::~PodGCController() { Stop(); }
+
+void PodGCController::Run(int) {
+  thread_ = std::thread([this] {
+    std::unique_lock l(stop_mu_);
+    while (!stopped_) {
+      stop_cv_.wait_for(l, kCheckPeriod);
+      if (stopped_) break;
+      l.unlock();
+      if (auto s = Gc(); !s.ok()) KLOG(Info, "pod gc: {}", StatusMessage(s));
+      l.lock();
+    }
+  });
+}
+
+void PodGCController::Stop() {
+  {
+    std::lock_guard l(stop_mu_);
+    stopped_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status PodGCController::Gc() {
+  absl::Status a = GcTerminated(), b = GcOrphaned(), c = GcUnscheduledTerminating();
+  if (!a.ok()) return a;
+  if (!b.ok()) return b;
+  return c;
+}
+
+absl::Status PodGCController::DeletePod(const Json& pod, bool mark_failed,
+                                        const std::string& message) {
+  const auto ref = client::resources::Pods();
+  if (mark_failed && !IsPodTerminated(pod)) {
+    Json p = pod;
+    p["status"]["phase"] = "Failed";
+    Json cond = {{"type", "DisruptionTarget"},
+                 {"status", "True"},
+                 {"reason", "DeletionByPodGC"},
+                 {"message", message},
+                 {"lastTransitionTime", FormatTime(ctx_.clock->Now())}};
+    if (!p["status"].contains("conditions")) p["status"]["conditions"] = Json::array();
+    p["status"]["conditions"].push_back(cond);
+    auto u = ctx_.client->UpdateStatus(ref, NamespaceOf(pod), p);
+    if (!u.ok() && !client::IsNotFound(u.status())) return u.status();
+  }
+  KLOG(Info, "pod gc: deleting pod {} ({})", client::ObjectKey(pod), message);
+  auto d = ctx_.client->Delete(ref, NamespaceOf(pod), NameOf(pod),
+                               {{"kind", "DeleteOptions"},
+                                {"apiVersion", "v1"},
+                                {"gracePeriodSeconds", 0},
+                                {"preconditions", {{"uid", UidOf(pod)}}}});
+  if (!d.ok() && !client::IsNotFound(d.status()) && !client::IsConflict(d.status())) {
+    return d.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PodGCController::GcTerminated() {
+  int threshold = ctx_.options.terminated_pod_gc_threshold;
+  if (threshold <= 0) return absl::OkStatus();
+  std::vector<client::ObjectPtr> terminated;
+  for (const auto& p : pods_->indexer().List()) {
+    if (IsPodTerminated(*p) && !IsBeingDeleted(*p)) terminated.push_back(p);
+  }
+  if (static_cast<int>(terminated.size()) <= threshold) return absl::OkStatus();
+  std::sort(terminated.begin(), terminated.end(), [](const auto& a, const auto& b) {
+    std::string ta = (*a)["metadata"].value("creationTimestamp", "");
+    std::string tb = (*b)["metadata"].value("creationTimestamp", "");
+    return ta != tb ? ta < tb : client::ObjectKey(*a) < client::ObjectKey(*b);
+  });
+  size_t excess = terminated.size() - threshold;
+  for (size_t i = 0; i < excess; ++i) {
+    KORRAL_RETURN_IF_ERROR(DeletePod(*terminated[i], false, "terminated pod over the threshold"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PodGCController::GcOrphaned() {
+  const auto now = ctx_.clock->SteadyNow();
+  std::set<std::string> bound;
+  for (const auto& p : pods_->indexer().List()) {
+    std::string node = SpecOf(*p).value("nodeName", "");
+    if (!node.empty()) bound.insert(node);
+  }
+  for (const auto& node : bound) {
+    if (nodes_->indexer().Get(node)) {
+      missing_since_.erase(node);
+      continue;
+    }
+    auto [it, fresh] = missing_since_.try_emplace(node, now);
+    if (now - it->second < kQuarantine) continue;
+    // Make sure it is really gone.
+    auto live = ctx_.client->Get(client::resources::Nodes(), "", node);
+    if (live.ok()) {
+      missing_since_.erase(node);
+      continue;
+    }
+    if (!client::IsNotFound(live.status())) return live.status();
+    for (const auto& p : pods_->indexer().ByIndex(kPodNodeNameIndex, node)) {
+      KORRAL_RETURN_IF_ERROR(DeletePod(*p, true, "PodGC: node no longer exists"));
+    }
+  }
+  for (auto it = missing_since_.begin(); it != missing_since_.end();) {
+    it = bound.count(it->first) ? std::next(it) : missing_since_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PodGCController::GcUnscheduledTerminating() {
+  for (const auto& p : pods_->indexer().ByIndex(kPodNodeNameIndex, "")) {
+    if (!IsBeingDeleted(*p)) continue;
+    KORRAL_RETURN_IF_ERROR(DeletePod(*p, false, "unscheduled terminating pod"));
+  }
+  return absl::OkStatus();
+}
+
+ControllerDescriptor PodGCControllerDescriptor() {
+  ControllerDescriptor d;
+  d.name = "pod-garbage-collector-controller";
+  d.aliases = {"podgc"};
+  d.factory = [](ControllerContext& ctx) -> absl::StatusOr<std::unique_ptr<Controller>> {
+    return std::make_unique<PodGCController>(ctx);
+  };
+  return d;
+}
+
+}  // namespace korral::controllers
