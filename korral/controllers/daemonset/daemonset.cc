@@ -455,7 +455,9 @@ absl::Status DaemonSetController::Sync(const std::string& key) {
     }
     manage_err = sync_nodes(to_delete, needing);
     // rollingUpdate.
-    if (manage_err.ok() && Str(ds, {"spec", "updateStrategy", "type"}) == "RollingUpdate") {
+    // Rolling updates only once the creations/deletions above were observed.
+    if (manage_err.ok() && Str(ds, {"spec", "updateStrategy", "type"}) == "RollingUpdate" &&
+        expectations_.Satisfied(key) && expectations_.Satisfied(key + "#del")) {
       KORRAL_ASSIGN_OR_RETURN(by_node, node_pods());
       int64_t desired = 0;
       for (const ObjectPtr& node : nodes) desired += NodeShouldRunDaemonPod(*node, ds).first;
