@@ -23,6 +23,7 @@ fi
 
 targets=(korral apiserver_bench)
 [[ -f "$ROOT/bench/storage/CMakeLists.txt" ]] && targets+=(storage_bench)
+[[ -f "$ROOT/bench/stats/CMakeLists.txt" ]] && targets+=(stats_bench)
 [[ -f "$ROOT/bench/scheduler/CMakeLists.txt" ]] && targets+=(scheduler_bench)
 echo "== build: ${targets[*]}"
 cmake --build "$BUILD_DIR" --target "${targets[@]}" || { echo "run.sh: build failed" >&2; exit 1; }
@@ -73,5 +74,12 @@ fi
 echo
 echo "== controllers (namespace with 10,000 objects deleted, controller-manager RSS)"
 /usr/bin/python3 "$ROOT/bench/controllers/controllers_bench.py" --korral="$BIN/korral" ${CONTROLLERS_BENCH_ARGS:-} || status=1
+
+if [[ -x "$BIN/stats_bench" ]]; then
+  echo
+  echo "== stats_bench (container stats cost per sample)"
+  # shellcheck disable=SC2086
+  "$BIN/stats_bench" ${STATS_BENCH_ARGS:-} || status=1
+fi
 
 exit $status
