@@ -256,3 +256,49 @@ TEST_F(DeploymentTest, ScalingIsProportionalDuringRollout) {
 
 }  // namespace
 }  // namespace korral::controllers::workload
+
+namespace korral::controllers::workload {
+namespace {
+
+// Restarting the controllers mid-rollout (fresh expectations, informers replayed) finishes the
+// rollout with exactly the desired pods and no duplicate ReplicaSets.
+TEST(DeploymentRestart, RolloutFinishesAfterRestart) {
+  WorkloadTestEnv env;
+  auto rsc = std::make_unique<ReplicaSetController>(env.ctx);
+  auto dc = std::make_unique<DeploymentController>(env.ctx);
+  env.Start();
+  env.Create(DeploymentsRef(), MakeDeployment("web", 8, "nginx:1"));
+  env.Settle();
+  dc->ProcessAll(1);  // creates the ReplicaSet
+  env.Settle();
+  rsc->ProcessAll(1);  // creates the first pods
+  rsc->Stop();
+  dc->Stop();
+  rsc.reset();
+  dc.reset();
+  rsc = std::make_unique<ReplicaSetController>(env.ctx);
+  dc = std::make_unique<DeploymentController>(env.ctx);
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      env.Settle();
+      if (rsc->ProcessAll() + dc->ProcessAll() == 0) break;
+    }
+    bool changed = false;
+    for (const Json& p : env.List(PodsRef())) {
+      if (!IsPodReady(p)) {
+        env.SetPodStatus(p, "Running", true);
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  EXPECT_EQ(env.List(ReplicaSetsRef()).size(), 1u);
+  EXPECT_EQ(env.List(PodsRef()).size(), 8u);
+  Json d = env.Get(DeploymentsRef(), "default", "web");
+  EXPECT_EQ(d["status"]["availableReplicas"], 8);
+  rsc->Stop();
+  dc->Stop();
+}
+
+}  // namespace
+}  // namespace korral::controllers::workload

@@ -243,3 +243,45 @@ TEST(JobIndexes, ParseAndFormat) {
 
 }  // namespace
 }  // namespace korral::controllers::workload
+
+namespace korral::controllers::workload {
+namespace {
+
+// A controller that stops after recording pods in uncountedTerminatedPods but before removing
+// their finalizers: a fresh controller counts each pod exactly once.
+TEST(JobRestart, UncountedPodsAreCountedOnceAfterRestart) {
+  WorkloadTestEnv env;
+  auto jc = std::make_unique<JobController>(env.ctx);
+  env.Start();
+  Json j = MakeJob("r", 4, 4);
+  env.Create(JobsRef(), j);
+  env.RunUntilQuiet(*jc);
+  for (const Json& p : env.List(PodsRef())) {
+    Json cur = env.Get(PodsRef(), "default", NameOf(p));
+    cur["status"]["phase"] = "Succeeded";
+    ASSERT_TRUE(env.client.UpdateStatus(PodsRef(), "default", cur).ok());
+  }
+  env.client.InjectError("patch", "pods", absl::UnavailableError("connection reset"), 100);
+  env.Settle();
+  jc->ProcessAll(1);
+  Json mid = env.Get(JobsRef(), "default", "r");
+  EXPECT_EQ(mid["status"]["uncountedTerminatedPods"]["succeeded"].size(), 4u) << mid.dump();
+  jc->Stop();
+  jc.reset();
+  // Consume the remaining injected failures with a harmless patch target.
+  for (int i = 0; i < 100; ++i) {
+    (void)env.client.Patch(PodsRef(), "default", "none", client::PatchType::kMerge, Json::object());
+  }
+  auto jc2 = std::make_unique<JobController>(env.ctx);
+  env.RunUntilQuiet(*jc2);
+  Json job = env.Get(JobsRef(), "default", "r");
+  EXPECT_EQ(job["status"]["succeeded"], 4);
+  EXPECT_EQ(job["status"]["uncountedTerminatedPods"], Json::object());
+  const Json* c = FindCondition(job["status"], "Complete");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(env.List(PodsRef()).size(), 4u);  // no replacement pods were created
+  jc2->Stop();
+}
+
+}  // namespace
+}  // namespace korral::controllers::workload
