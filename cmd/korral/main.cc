@@ -18,6 +18,7 @@
 
 #include "cmd/korral/component.h"
 #include "korral/apiserver/apiserver.h"
+#include "korral/apiserver/security/flags.h"
 #include "korral/base/log.h"
 
 namespace korral::cmd {
@@ -75,10 +76,10 @@ int RunApiServer(const korral::apiserver::ApiServerConfig& config, const Compone
     korral::cmd::ServerContext ctx;
     ctx.data_dir = config.data_dir;
     ctx.server_url = "https://127.0.0.1:" + std::to_string((*server)->port());
-    std::string admin = (*server)->kubeconfig_path();
-    ctx.kubeconfig_for = [admin](const std::string&) -> absl::StatusOr<std::string> {
-      // TODO(korral, security issue): a certificate per component identity.
-      return admin;
+    korral::apiserver::ApiServer* srv = server->get();
+    ctx.kubeconfig_for = [srv](const std::string& identity) -> absl::StatusOr<std::string> {
+      // A client certificate per component identity (DATA_DIR/kubeconfigs/).
+      return srv->KubeconfigFor(identity);
     };
     for (const auto& c : *components) {
       if (!c.start_in_server) continue;
@@ -135,6 +136,7 @@ void AddServerFlags(CLI::App* cmd, korral::apiserver::ApiServerConfig* c) {
   cmd->add_option("--storage-backend", c->storage_backend, "sqlite (default) or memory")
       ->capture_default_str()
       ->check(CLI::IsMember({"sqlite", "memory"}));
+  korral::apiserver::security::AddSecurityFlags(cmd, &c->security);
 }
 
 }  // namespace

@@ -16,10 +16,13 @@
 #include "korral/api/resource.h"
 #include "korral/apimachinery/errors.h"
 #include "korral/apiserver/discovery.h"
+#include "korral/apiserver/encryption/encryption.h"
 #include "korral/apiserver/handler.h"
 #include "korral/apiserver/http/server.h"
 #include "korral/apiserver/instrumented_backend.h"
 #include "korral/apiserver/metrics.h"
+#include "korral/apiserver/security/identities.h"
+#include "korral/apiserver/security/pipeline.h"
 #include "korral/apiserver/metrics_api.h"
 #include "korral/apiserver/service_allocator.h"
 #include "korral/apiserver/store.h"
@@ -93,10 +96,22 @@ class ApiServerImpl final : public ApiServer {
       return absl::InvalidArgumentError(
           fmt::format("unknown storage backend \"{}\"; use sqlite or memory", c.storage_backend));
     }
-    instrumented_ = std::make_unique<InstrumentedBackend>(backend_.get(), &metrics_);
+    storage::Backend* base = backend_.get();
+    if (!c.security.encryption_provider_config.empty()) {
+      // A broken config stops start-up: nothing is ever written in plaintext by mistake.
+      KORRAL_ASSIGN_OR_RETURN(auto enc,
+                              encryption::LoadConfigFile(c.security.encryption_provider_config));
+      encrypted_ = std::make_unique<encryption::EncryptedBackend>(base, std::move(enc));
+      base = encrypted_.get();
+    }
+    instrumented_ = std::make_unique<InstrumentedBackend>(base, &metrics_);
     cache_ = std::make_unique<WatchCache>(instrumented_.get());
     KORRAL_RETURN_IF_ERROR(cache_->Start());
     store_ = std::make_unique<Store>(instrumented_.get(), cache_.get(), &Clock::Real());
+    if (encrypted_) {
+      store_->set_stale_check(
+          [enc = encrypted_.get()](const std::string& key) { return enc->IsStale(key); });
+    }
     auto dash = c.node_port_range.find('-');
     int pmin = std::atoi(c.node_port_range.substr(0, dash).c_str());
     int pmax =
@@ -109,6 +124,8 @@ class ApiServerImpl final : public ApiServer {
                                   bool dry) { return allocator_->OnWrite(t, obj, old, dry); });
     store_->set_delete_hook(
         [this](const api::ResourceType& t, const Json& obj) { allocator_->OnDelete(t, obj); });
+    KORRAL_ASSIGN_OR_RETURN(security_, security::SecurityPipeline::Create(
+                                           c.security, c.data_dir, store_.get(), &Clock::Real()));
 
     // HTTPS.
     http::ServerOptions so;
@@ -143,8 +160,10 @@ class ApiServerImpl final : public ApiServer {
     std::string address = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port_)
                                                               : fmt::format("{}:{}", host, port_);
     discovery_ = std::make_unique<Discovery>(address);
+    HandlerOptions handler_options;
+    handler_options.security = security_.get();
     handler_ = std::make_unique<ApiHandler>(store_.get(), discovery_.get(), &metrics_,
-                                            &Clock::Real(), HandlerOptions{});
+                                            &Clock::Real(), handler_options);
     KubeletClientConfig kubelet_client;
     // TODO(korral): a dedicated kube-apiserver-kubelet-client certificate.
     kubelet_client.client_cert_pem = pki_.admin.cert_pem;
@@ -154,6 +173,7 @@ class ApiServerImpl final : public ApiServer {
     handler_->SetMetricsApi(metrics_api_.get());
     handler_holder_->store(handler_.get());
 
+    server_url_ = fmt::format("https://{}", address);
     kubeconfig_ = c.data_dir + "/admin.kubeconfig";
     std::string kc =
         pki::KubeconfigYaml(fmt::format("https://{}", address), pki_.ca.cert_pem,
@@ -179,15 +199,22 @@ class ApiServerImpl final : public ApiServer {
     if (compactor_.joinable()) compactor_.join();
     if (handler_) handler_->SetReady(false);
     if (server_) server_->Stop();
+    if (security_) security_->Stop();
     if (cache_) cache_->Stop();
     handler_.reset();
+    security_.reset();
     store_.reset();
     cache_.reset();
+    instrumented_.reset();
+    encrypted_.reset();
     backend_.reset();
   }
 
   int port() const override { return port_; }
   std::string kubeconfig_path() const override { return kubeconfig_; }
+  absl::StatusOr<std::string> KubeconfigFor(const std::string& identity) override {
+    return security::EnsureComponentKubeconfig(config_.data_dir, server_url_, pki_.ca, identity);
+  }
 
  private:
   // Like upstream's compactor: each tick compacts up to the revision seen at the previous
@@ -241,6 +268,7 @@ class ApiServerImpl final : public ApiServer {
       KORRAL_RETURN_IF_ERROR(EnsureObject(store_.get(), "", "serviceaccounts", ns,
                                           Json{{"metadata", {{"name", "default"}}}}));
     }
+    KORRAL_RETURN_IF_ERROR(security_->Bootstrap());
     return absl::OkStatus();
   }
 
@@ -248,6 +276,7 @@ class ApiServerImpl final : public ApiServer {
   pki::ClusterPki pki_;
   Metrics metrics_;
   std::unique_ptr<storage::Backend> backend_;
+  std::unique_ptr<encryption::EncryptedBackend> encrypted_;
   std::unique_ptr<InstrumentedBackend> instrumented_;
   std::unique_ptr<WatchCache> cache_;
   std::unique_ptr<Store> store_;
@@ -258,6 +287,8 @@ class ApiServerImpl final : public ApiServer {
   std::shared_ptr<std::atomic<ApiHandler*>> handler_holder_;
   std::unique_ptr<http::Server> server_;
   std::string kubeconfig_;
+  std::string server_url_;
+  std::unique_ptr<security::SecurityPipeline> security_;
   int port_ = 0;
   bool stopped_ = false;
   std::thread compactor_;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "korral/apiserver/security/options.h"
 
 namespace korral::apiserver {
 
@@ -31,6 +32,8 @@ struct ApiServerConfig {
   std::chrono::milliseconds compaction_interval{std::chrono::minutes(5)};
   int io_threads = 2;
   int worker_threads = 32;
+  // Authentication, authorization, admission, encryption at rest and audit flags.
+  security::SecurityOptions security;
 };
 
 class ApiServer {
@@ -43,6 +46,10 @@ class ApiServer {
   virtual void Stop() = 0;
   virtual int port() const = 0;
   virtual std::string kubeconfig_path() const = 0;
+  // A kubeconfig for a component identity ("system:kube-scheduler", "system:node:n1", ...):
+  // a client certificate with CN=identity (O=system:nodes for nodes) written with its key to
+  // DIR/kubeconfigs/<identity>.kubeconfig (0600) on first use. Returns the path.
+  virtual absl::StatusOr<std::string> KubeconfigFor(const std::string& identity) = 0;
 };
 
 }  // namespace korral::apiserver

@@ -23,6 +23,7 @@
 #include "korral/apiserver/metrics.h"
 #include "korral/apiserver/metrics_api.h"
 #include "korral/apiserver/patch.h"
+#include "korral/apiserver/security/pipeline.h"
 #include "korral/apiserver/store.h"
 #include "korral/apiserver/timer_queue.h"
 #include "korral/base/clock.h"
@@ -1144,11 +1145,17 @@ http::Response ApiHandler::Handle(http::Request& req) {
   std::string verb = req.method, resource;
   http::Response resp;
   const std::string& path = req.path;
-  bool authenticated = req.client_cert.has_value() || impl_->options.allow_anonymous;
+  std::unique_ptr<security::RequestScope> scope;
+  if (impl_->options.security) scope = impl_->options.security->Begin(req);
+  bool authenticated =
+      scope || req.client_cert.has_value() || impl_->options.allow_anonymous;
   bool public_path = path == "/version" || path == "/healthz" || path == "/livez" ||
                      path == "/readyz" || path.rfind("/healthz/", 0) == 0 ||
                      path.rfind("/livez/", 0) == 0 || path.rfind("/readyz/", 0) == 0;
-  if (!authenticated && !public_path) {
+  if (scope && scope->response) {
+    resp = std::move(*scope->response);
+    scope->response.reset();
+  } else if (!authenticated && !public_path) {
     // TODO(korral): token authentication, anonymous RBAC and the rest of authn/authz are the
     // security issue; today only client certificates signed by the cluster CA authenticate.
     std::string verb_lower = req.method;
@@ -1238,6 +1245,7 @@ http::Response ApiHandler::Handle(http::Request& req) {
       }
     }
   }
+  if (scope) scope->Finish(resp);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!resource.empty()) impl_->metrics->ObserveRequest(verb, resource, resp.status, secs);
   KLOG(Debug, "{} {} -> {} ({:.3f} ms)", req.method, req.target, resp.status, secs * 1000);

@@ -21,6 +21,10 @@ namespace korral {
 class Clock;
 }
 
+namespace korral::apiserver::security {
+class SecurityPipeline;
+}
+
 namespace korral::apiserver {
 
 class Store;
@@ -32,6 +36,9 @@ class TimerQueue;
 struct HandlerOptions {
   // Serve unauthenticated requests as if they were from system:masters (tests only).
   bool allow_anonymous = false;
+  // Authentication, impersonation, authorization, admission and audit (security/pipeline.h).
+  // Null: only client certificates authenticate and every authenticated user may do anything.
+  security::SecurityPipeline* security = nullptr;
   std::chrono::seconds min_request_timeout{1800};
   // How often watches that asked for bookmarks get one.
   std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};

@@ -381,11 +381,18 @@ absl::StatusOr<ObjectPtr> Store::Create(const api::ResourceType& type, std::stri
     KORRAL_RETURN_IF_ERROR(RecordManagedUpdate(type, nullptr, obj, options.field_manager, "",
                                                api::FormatTime(clock_->Now())));
   }
+  if (admission_hook_) {
+    KORRAL_RETURN_IF_ERROR(admission_hook_(true, "CREATE", type, ns, name, &obj, nullptr, options));
+  }
   if (type.validate) {
     auto causes = type.validate(obj, nullptr);
     if (!causes.empty()) return apierrors::NewInvalid(type.gvk.group, type.gvk.kind, name, causes);
   }
   KORRAL_RETURN_IF_ERROR(CheckNamespace(type, ns));
+  if (admission_hook_) {
+    KORRAL_RETURN_IF_ERROR(
+        admission_hook_(false, "CREATE", type, ns, name, &obj, nullptr, options));
+  }
   std::string key = Key(type, ns, name);
   // Cheap early answer for the common duplicate create, before any allocation; storage's
   // create-if-absent still decides races.
@@ -513,6 +520,10 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
                             options.subresource == "bind" ? std::string() : options.subresource,
                             api::FormatTime(clock_->Now())));
   }
+  if (admission_hook_) {
+    KORRAL_RETURN_IF_ERROR(
+        admission_hook_(true, "UPDATE", type, ns, name, &desired, &old, options));
+  }
   // pods/binding sets spec.nodeName, which pod validation treats as immutable.
   if (type.validate && options.subresource != "bind" &&
       options.subresource != "ephemeralcontainers") {  // validated by ephemeral.cc
@@ -520,6 +531,10 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
     if (!causes.empty()) {
       return apierrors::NewInvalid(type.gvk.group, type.gvk.kind, name, causes);
     }
+  }
+  if (admission_hook_) {
+    KORRAL_RETURN_IF_ERROR(
+        admission_hook_(false, "UPDATE", type, ns, name, &desired, &old, options));
   }
   // An object being deleted whose last finalizer went away is deleted now (upstream's
   // ShouldDeleteDuringUpdate: not while a graceful deletion period runs, nor while a
@@ -533,7 +548,8 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
     return ReallyDelete(type, current->key, current, options.dry_run, retry);
   }
   if (write_hook_) KORRAL_RETURN_IF_ERROR(write_hook_(type, desired, &old, options.dry_run));
-  if (options.dry_run || desired == old) {
+  if (options.dry_run ||
+      (desired == old && !(stale_check_ && stale_check_(current->key)))) {
     // No-op updates are not written (upstream skips them too), and keep the resourceVersion.
     return ObjectPtr(Snapshot(current->key, current->resource_version, std::move(desired)));
   }
@@ -596,6 +612,10 @@ absl::StatusOr<Store::DeleteResult> Store::Delete(const api::ResourceType& type,
   for (int attempt = 0; attempt < kMaxUpdateRetries; ++attempt) {
     KORRAL_ASSIGN_OR_RETURN(ObjectPtr current, ReadCurrent(key));
     if (!current) return apierrors::NewNotFound(type.QualifiedResource(), name);
+    if (admission_hook_ && attempt == 0) {
+      KORRAL_RETURN_IF_ERROR(admission_hook_(false, "DELETE", type, ns, name, nullptr,
+                                             &current->object, WriteOptions{dry_run, ""}));
+    }
     const Json& meta = current->object["metadata"];
     if (options.is_object() && options.contains("preconditions") &&
         options["preconditions"].is_object()) {

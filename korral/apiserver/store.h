@@ -62,6 +62,15 @@ struct WriteOptions {
 using WriteHook = std::function<absl::Status(const api::ResourceType& type, nlohmann::json& obj,
                                              const nlohmann::json* old, bool dry_run)>;
 
+// Admission (korral/apiserver/admission, installed by the security pipeline): called with
+// mutating=true after defaulting and before validation (may change `obj`), and with
+// mutating=false after validation, right before the write. `op` is "CREATE", "UPDATE" or
+// "DELETE"; `obj` is null on DELETE; `old` is null on CREATE. An error aborts the write.
+using AdmissionHook =
+    std::function<absl::Status(bool mutating, std::string_view op, const api::ResourceType& type,
+                               std::string_view ns, std::string_view name, nlohmann::json* obj,
+                               const nlohmann::json* old, const WriteOptions& options)>;
+
 class Store {
  public:
   Store(storage::Backend* backend, WatchCache* cache, Clock* clock);
@@ -113,6 +122,13 @@ class Store {
     delete_hook_ = std::move(h);
   }
 
+  void set_admission_hook(AdmissionHook hook) { admission_hook_ = std::move(hook); }
+  // Encryption at rest: true when the value stored at a key was written with an old key, so
+  // an otherwise unchanged update must still be written (key rotation by re-writing).
+  void set_stale_check(std::function<bool(const std::string& key)> check) {
+    stale_check_ = std::move(check);
+  }
+
   WatchCache* cache() const { return cache_; }
   storage::Backend* backend() const { return backend_; }
 
@@ -130,6 +146,8 @@ class Store {
   WatchCache* cache_;
   Clock* clock_;
   WriteHook write_hook_;
+  AdmissionHook admission_hook_;
+  std::function<bool(const std::string& key)> stale_check_;
   std::function<void(const api::ResourceType&, const nlohmann::json&)> delete_hook_;
 };
 

@@ -115,8 +115,10 @@ class BadInputTest(harness.ServerTestCase):
         self.assertEqual(e.exception.code, 403)
         status = json.loads(e.exception.read())
         self.assertEqual(status["reason"], "Forbidden")
+        # Upstream's RBAC message for a resource request (security issue).
         self.assertEqual(status["message"],
-                         'forbidden: User "system:anonymous" cannot get path "/api/v1/secrets"')
+                         'secrets is forbidden: User "system:anonymous" cannot list resource '
+                         '"secrets" in API group "" at the cluster scope')
 
     def test_nothing_lost_after_bad_requests(self):
         code, _, _ = self.server.request("POST", CM_PATH, json.dumps(

@@ -114,6 +114,15 @@ bool SafeHeaderText(std::string_view s) {
   return true;
 }
 
+// Why a client certificate the peer showed failed verification ("" if none was shown or it
+// verified).
+std::string RejectedClientCertReason(SSL* ssl) {
+  if (SSL_get0_peer_certificate(ssl) == nullptr) return "";
+  long result = SSL_get_verify_result(ssl);
+  if (result == X509_V_OK) return "";
+  return X509_verify_cert_error_string(result);
+}
+
 std::optional<ClientCertificate> VerifiedClientCert(SSL* ssl) {
   X509* peer = SSL_get0_peer_certificate(ssl);
   if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
@@ -362,6 +371,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     client_cert_ = VerifiedClientCert(stream_.native_handle());
+    client_cert_error_ = RejectedClientCertReason(stream_.native_handle());
     DoRead();
   }
 
@@ -475,6 +485,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     request.remote_address = remote_;
     request.client_cert = client_cert_;
+    request.client_cert_error = client_cert_error_;
     if (buffer_.size() == 0) buffer_.shrink_to_fit();
     if (server_->Inline(request)) {
       SendResponse(server_->CallHandler(request));
@@ -845,6 +856,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<internal::BeastParser> parser_;
   std::string remote_;
   std::optional<ClientCertificate> client_cert_;
+  std::string client_cert_error_;  // a shown certificate that did not verify: why
   std::atomic<bool> closed_{false};
   bool hijacked_ = false;  // after a 101: HijackedConn drives the stream
   bool keep_alive_ = false;
@@ -938,7 +950,9 @@ absl::Status ServerImpl::Start() {
     ERR_clear_error();
     if (count == 0) return absl::InvalidArgumentError("client_ca_pem holds no certificate");
     // Ask for a certificate, verify it if one is sent, but do not require one.
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    // A certificate that does not verify does not fail the handshake: the request carries
+    // client_cert_error and the apiserver answers 401, as upstream does.
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
     static const unsigned char kSessionContext[] = "korral-http";
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   }
