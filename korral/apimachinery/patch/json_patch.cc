@@ -178,6 +178,22 @@ Json MergePatchValue(const Json& target, const Json& patch) {
 
 }  // namespace
 
+absl::Status CheckPatchDepth(const Json& doc) {
+  std::vector<std::pair<const Json*, size_t>> stack{{&doc, 1}};
+  while (!stack.empty()) {
+    auto [v, depth] = stack.back();
+    stack.pop_back();
+    if (depth > kMaxPatchDepth) {
+      return apierrors::NewBadRequest(
+          fmt::format("the patch nests deeper than {} levels", kMaxPatchDepth));
+    }
+    if (v->is_structured()) {
+      for (const auto& child : *v) stack.emplace_back(&child, depth + 1);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PatchNotApplicable(std::string_view detail) {
   Json status = {
       {"kind", "Status"},
@@ -197,6 +213,7 @@ absl::StatusOr<Json> ApplyJsonPatch(const Json& original, const Json& patch) {
     return apierrors::NewBadRequest(fmt::format(
         "json: cannot unmarshal {} into Go value of type jsonpatch.Patch", patch.type_name()));
   }
+  if (auto s = CheckPatchDepth(patch); !s.ok()) return s;
   if (patch.size() > kMaxJsonPatchOperations) {
     return apierrors::NewRequestEntityTooLarge(
         fmt::format("The allowed maximum operations in a JSON patch is {}, got {}",
@@ -271,6 +288,7 @@ absl::StatusOr<Json> ApplyMergePatch(const Json& original, const Json& patch) {
     // RFC 7386 allows any JSON value, but a Kubernetes object patch must be an object.
     return apierrors::NewBadRequest("Invalid JSON Patch");
   }
+  if (auto s = CheckPatchDepth(patch); !s.ok()) return s;
   return MergePatchValue(original, patch);
 }
 

@@ -19,6 +19,12 @@ namespace korral::patch {
 
 using Json = nlohmann::json;
 
+// The deepest nesting a patch document may have; deeper is 400 (the engines recurse, and no
+// Kubernetes object comes close).
+inline constexpr size_t kMaxPatchDepth = 1000;
+// BadRequest when `doc` nests deeper than kMaxPatchDepth (checked without recursion).
+absl::Status CheckPatchDepth(const Json& doc);
+
 // The most operations one JSON patch may hold (upstream's limit); more is 413.
 inline constexpr size_t kMaxJsonPatchOperations = 10000;
 

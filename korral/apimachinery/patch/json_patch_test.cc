@@ -103,6 +103,15 @@ TEST(JsonPatch, TooManyOperations) {
   EXPECT_EQ(apierrors::HttpCode(out.status()), 413);
 }
 
+TEST(JsonPatch, DeepPatchesAreRejected) {
+  Json deep = Json::object();
+  Json* cur = &deep;
+  for (size_t i = 0; i < kMaxPatchDepth + 5; ++i) cur = &((*cur)["a"] = Json::object());
+  EXPECT_EQ(apierrors::HttpCode(ApplyMergePatch(Json::object(), deep).status()), 400);
+  EXPECT_EQ(apierrors::HttpCode(ApplyJsonPatch(Json::object(), Json::array({deep})).status()), 400);
+  EXPECT_TRUE(CheckPatchDepth(Json::parse(R"({"a":{"b":[1,{"c":2}]}})")).ok());
+}
+
 TEST(MergePatch, Rfc7386AppendixA) {
   struct M {
     const char *orig, *patch, *want;

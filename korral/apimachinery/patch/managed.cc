@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "korral/apimachinery/errors.h"
+#include "korral/apimachinery/patch/json_patch.h"
 
 namespace korral::patch {
 namespace {
@@ -206,6 +207,7 @@ absl::StatusOr<Json> Apply(const Json* live, const Json& config, const schema::S
     return apierrors::NewBadRequest(
         "error decoding YAML: the apply configuration is not an object");
   }
+  if (auto s = CheckPatchDepth(config); !s.ok()) return s;
   if (auto m = config.find("metadata"); m != config.end()) {
     if (!m->is_object()) return apierrors::NewBadRequest("metadata must be an object");
     if (auto mf = m->find("managedFields"); mf != m->end() && !mf->is_null()) {

@@ -346,6 +346,7 @@ absl::StatusOr<Json> StrategicMergePatch(const Json& original, const Json& patch
         fmt::format("json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
                     patch.type_name()));
   }
+  KORRAL_RETURN_IF_ERROR(CheckPatchDepth(patch));
   return MergeMap(original, patch, type);
 }
 
