@@ -31,6 +31,8 @@ ControllerDescriptor DeploymentControllerDescriptor();
 ControllerDescriptor JobControllerDescriptor();
 ControllerDescriptor CronJobControllerDescriptor();
 ControllerDescriptor TtlAfterFinishedControllerDescriptor();
+ControllerDescriptor DaemonSetControllerDescriptor();
+ControllerDescriptor StatefulSetControllerDescriptor();
 // END workload controller declarations
 
 std::vector<ControllerDescriptor> AllControllers() {
@@ -59,6 +61,8 @@ std::vector<ControllerDescriptor> AllControllers() {
   all.push_back(JobControllerDescriptor());
   all.push_back(CronJobControllerDescriptor());
   all.push_back(TtlAfterFinishedControllerDescriptor());
+  all.push_back(DaemonSetControllerDescriptor());
+  all.push_back(StatefulSetControllerDescriptor());
   // END workload controllers
   return all;
 }
