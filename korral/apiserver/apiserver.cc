@@ -18,6 +18,7 @@
 #include "korral/apiserver/discovery.h"
 #include "korral/apiserver/encryption/encryption.h"
 #include "korral/apiserver/handler.h"
+#include "korral/apiserver/proxy.h"
 #include "korral/apiserver/http/server.h"
 #include "korral/apiserver/instrumented_backend.h"
 #include "korral/apiserver/metrics.h"
@@ -161,6 +162,12 @@ class ApiServerImpl final : public ApiServer {
                                                               : fmt::format("{}:{}", host, port_);
     discovery_ = std::make_unique<Discovery>(address);
     HandlerOptions handler_options;
+    // TODO(korral): a dedicated kube-apiserver-kubelet-client identity (security issue) and
+    // verification of kubelet serving certificates; until then the admin certificate, and
+    // kubelet certificates are not verified (kube-apiserver's default without
+    // --kubelet-certificate-authority).
+    handler_options.node_proxy = std::make_shared<NodeProxy>(
+        store_.get(), KubeletClientOptions{"", pki_.admin.cert_pem, pki_.admin.key_pem});
     handler_options.security = security_.get();
     handler_ = std::make_unique<ApiHandler>(store_.get(), discovery_.get(), &metrics_,
                                             &Clock::Real(), handler_options);

@@ -23,6 +23,7 @@
 #include "korral/apiserver/metrics.h"
 #include "korral/apiserver/metrics_api.h"
 #include "korral/apiserver/patch.h"
+#include "korral/apiserver/proxy.h"
 #include "korral/apiserver/security/pipeline.h"
 #include "korral/apiserver/store.h"
 #include "korral/apiserver/timer_queue.h"
@@ -866,6 +867,13 @@ struct ApiHandler::Impl {
         return Binding(req, *type, p);
       } else if (p.subresource == "finalize" && m == "PUT") {
         return Update(req, *type, p);
+      } else if (options.node_proxy && p.group.empty() && p.resource == "pods" &&
+                 (p.subresource == "log" || p.subresource == "exec" ||
+                  p.subresource == "attach" || p.subresource == "portforward")) {
+        return options.node_proxy->PodSubresource(req, p.ns, p.name, p.subresource);
+      } else if (options.node_proxy && p.group.empty() && p.resource == "nodes" &&
+                 p.subresource == "proxy") {
+        return options.node_proxy->NodeProxyRequest(req, p.name, "/");
       } else {
         // TODO(korral): log/exec/attach/portforward/proxy need the node agent (node issue);
         // eviction and tokens come with the API-semantics and security issues.
@@ -1127,6 +1135,16 @@ bool ApiHandler::CanRunInline(const http::Request& req) const {
   if (p.rfind("/api/", 0) != 0 && p.rfind("/apis/", 0) != 0)
     return p == "/healthz" || p == "/readyz" || p == "/livez";
   if (p.find("/watch/") != std::string::npos) return false;
+  {
+    // Subresources proxied to kubelets block on the network: never inline.
+    Path rp;
+    std::string node, rest;
+    if (NodeProxy::ParseNodeProxyPath(p, &node, &rest)) return false;
+    if (ParseResourcePath(p, &rp) && !rp.subresource.empty() && rp.subresource != "status" &&
+        rp.subresource != "scale") {
+      return false;
+    }
+  }
   if (auto w = req.Query("watch"); w && ParseBool(*w)) return false;
   // A log or exec subresource, a future resourceVersion, ... may wait: only plain reads.
   if (auto rv = req.Query("resourceVersion"); rv && !rv->empty() && *rv != "0") return false;
@@ -1238,8 +1256,13 @@ http::Response ApiHandler::Handle(http::Request& req) {
       resp = metrics_api_->Handle(req);
     } else {
       Path p;
+      std::string proxy_node, proxy_path;
       if (ParseResourcePath(path, &p)) {
         resp = impl_->HandleResource(req, p, &verb, &resource);
+      } else if (impl_->options.node_proxy &&
+                 NodeProxy::ParseNodeProxyPath(path, &proxy_node, &proxy_path)) {
+        resource = "nodes/proxy";
+        resp = impl_->options.node_proxy->NodeProxyRequest(req, proxy_node, proxy_path);
       } else {
         resp = StatusResponse(apierrors::NewNotFoundPath());
       }

@@ -28,6 +28,7 @@ class SecurityPipeline;
 namespace korral::apiserver {
 
 class Store;
+class NodeProxy;
 class Discovery;
 class MetricsApi;
 class Metrics;
@@ -42,6 +43,9 @@ struct HandlerOptions {
   std::chrono::seconds min_request_timeout{1800};
   // How often watches that asked for bookmarks get one.
   std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};
+  // pods/log, pods/exec, pods/attach, pods/portforward and nodes/proxy go to the node's kubelet
+  // through this (proxy.h); null: those subresources answer 400.
+  std::shared_ptr<NodeProxy> node_proxy;
 };
 
 class ApiHandler {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -54,12 +55,13 @@ class TcpConn : public http::Conn {
 
   absl::StatusOr<size_t> Read(char* buf, size_t n) override {
     while (true) {
-      if (closed_) return absl::UnavailableError("connection closed");
+      if (closed_) return absl::CancelledError("connection closed");
       ssize_t k = ::recv(fd_, buf, n, 0);
       if (k >= 0) {
-        if (k == 0 && closed_) return absl::UnavailableError("connection closed");
+        if (k == 0 && closed_) return absl::CancelledError("connection closed");
         return static_cast<size_t>(k);
       }
+      if (closed_) return absl::CancelledError("connection closed");
       if (errno == EINTR) continue;
       return absl::UnavailableError(std::string("read: ") + std::strerror(errno));
     }
@@ -135,6 +137,8 @@ absl::StatusOr<int> ConnectSocket(const std::string& host, uint16_t port,
       result = fd;
     } else {
       last_error = std::strerror(errno);
+      // Go's wording ("connect: connection refused"), which kubectl users know.
+      if (!last_error.empty()) last_error[0] = static_cast<char>(std::tolower(last_error[0]));
       ::close(fd);
     }
   }
@@ -349,6 +353,8 @@ absl::StatusOr<http::ConnPtr> DialTls(const std::string& host, uint16_t port,
   if (!st.ok()) return st;
   return conn;
 }
+
+http::ConnPtr AdoptTcpSocket(int fd) { return std::make_unique<TcpConn>(fd); }
 
 void Splice(http::Conn& a, http::Conn& b, std::string initial_to_a) {
   auto pump = [](http::Conn& from, http::Conn& to) {

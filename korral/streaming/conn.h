@@ -34,6 +34,9 @@ absl::StatusOr<http::ConnPtr> DialTls(const std::string& host, uint16_t port,
                                       const TlsClientOptions& options,
                                       std::chrono::milliseconds timeout);
 
+// Takes ownership of a connected TCP socket descriptor (e.g. from accept()).
+http::ConnPtr AdoptTcpSocket(int fd);
+
 // Copies a->b and b->a on two threads (the calling one and one more) until either side ends
 // or fails, then closes both (for protocols that end themselves: WebSocket, SPDY). `initial_to_a`
 // is written to a first (bytes already read from b, e.g. behind an upgrade response head).

@@ -52,6 +52,11 @@ void Forward(Pair pair, const PortDialer& dial, const std::string& target) {
   std::string buf(32 * 1024, '\0');
   while (true) {
     auto n = c.Read(buf.data(), buf.size());
+    if (!n.ok() && !absl::IsCancelled(n.status())) {
+      // E.g. the runtime's port-forward reported a failure: tell the client.
+      (void)pair.error->Write("error forwarding port " + std::to_string(pair.port) + " to " +
+                              target + ": " + std::string(StatusMessage(n.status())));
+    }
     if (!n.ok() || *n == 0) break;
     if (!pair.data->Write(std::string_view(buf.data(), *n)).ok()) break;
   }

@@ -23,7 +23,7 @@ class Conn {
   Conn& operator=(const Conn&) = delete;
 
   // Reads at least one byte into buf[0..n). Returns 0 at end of stream (the peer closed),
-  // an error if the connection failed or was closed locally.
+  // an error if the connection failed (Cancelled if it was closed locally).
   virtual absl::StatusOr<size_t> Read(char* buf, size_t n) = 0;
   // Writes all of `data`. Returns an error if the connection failed or was closed.
   virtual absl::Status Write(std::string_view data) = 0;

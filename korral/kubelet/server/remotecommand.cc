@@ -3,10 +3,12 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -14,6 +16,7 @@
 
 #include "korral/base/log.h"
 #include "korral/base/status.h"
+#include "korral/streaming/spdy.h"
 #include "korral/streaming/websocket.h"
 
 namespace korral::kubelet::server {
@@ -119,7 +122,7 @@ class WsCommandIO : public CommandIO {
     stdin_.push_back(std::move(data));
     cv_.notify_all();
   }
-  void CloseStdin() {
+  void CloseStdin() override {
     std::lock_guard lock(mu_);
     stdin_eof_ = true;
     cv_.notify_all();
@@ -268,6 +271,171 @@ void ServeRemoteCommand(http::ConnPtr conn, const std::string& protocol, const E
   // it, which can lose what was sent last), then drop the transport.
   reader_finished.wait_for(std::chrono::seconds(2));
   ws.Close();
+  reader.join();
+}
+
+}  // namespace korral::kubelet::server
+
+// ---- SPDY ----
+
+namespace korral::kubelet::server {
+namespace {
+
+using streaming::spdy::Stream;
+
+class SpdyCommandIO : public CommandIO {
+ public:
+  SpdyCommandIO(std::shared_ptr<Stream> in, std::shared_ptr<Stream> out,
+                std::shared_ptr<Stream> err, std::shared_ptr<Stream> resize)
+      : in_(std::move(in)),
+        out_(std::move(out)),
+        err_(std::move(err)),
+        resize_(std::move(resize)) {}
+
+  size_t ReadStdin(char* buf, size_t n) override {
+    if (!in_ || stdin_closed_) return 0;
+    auto r = in_->Read(buf, n);
+    if (!r.ok() || stdin_closed_) return 0;
+    return *r;
+  }
+  bool WriteStdout(std::string_view d) override { return Send(out_, d); }
+  bool WriteStderr(std::string_view d) override { return Send(err_, d); }
+  std::optional<TerminalSize> NextResize() override {
+    if (!resize_) return std::nullopt;
+    char buf[512];
+    while (true) {
+      size_t close = pending_.find('}');
+      if (close != std::string::npos) {
+        std::string obj = pending_.substr(0, close + 1);
+        pending_.erase(0, close + 1);
+        auto j = nlohmann::json::parse(obj, nullptr, false);
+        if (j.is_object()) {
+          return TerminalSize{static_cast<uint16_t>(std::clamp(j.value("Width", 0), 0, 65535)),
+                              static_cast<uint16_t>(std::clamp(j.value("Height", 0), 0, 65535))};
+        }
+        continue;
+      }
+      if (pending_.size() > 4096) pending_.clear();
+      auto r = resize_->Read(buf, sizeof buf);
+      if (!r.ok() || *r == 0) return std::nullopt;
+      pending_.append(buf, *r);
+    }
+  }
+  bool ClientGone() override { return gone_; }
+  void CloseStdin() override {
+    stdin_closed_ = true;
+    if (in_) in_->Reset(streaming::spdy::kCancel);
+  }
+
+ private:
+  bool Send(const std::shared_ptr<Stream>& s, std::string_view d) {
+    if (!s) return !gone_;
+    if (!s->Write(d).ok()) {
+      gone_ = true;
+      return false;
+    }
+    return true;
+  }
+  std::shared_ptr<Stream> in_, out_, err_, resize_;
+  std::string pending_;
+  std::atomic<bool> gone_{false};
+  std::atomic<bool> stdin_closed_{false};
+};
+
+}  // namespace
+
+std::string NegotiateSpdyRemoteCommandProtocol(const http::Request& request) {
+  static const char* const kSupported[] = {"v5.channel.k8s.io", "v4.channel.k8s.io",
+                                           "v3.channel.k8s.io", "v2.channel.k8s.io",
+                                           "channel.k8s.io"};
+  for (const auto& [name, value] : request.headers) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower != "x-stream-protocol-version") continue;
+    size_t pos = 0;
+    while (pos <= value.size()) {
+      size_t comma = value.find(',', pos);
+      std::string p =
+          value.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      while (!p.empty() && p.front() == ' ') p.erase(0, 1);
+      while (!p.empty() && p.back() == ' ') p.pop_back();
+      for (const char* s : kSupported) {
+        if (p == s) return p;
+      }
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  return "";
+}
+
+void ServeRemoteCommandSpdy(http::ConnPtr conn, const std::string& protocol,
+                            const ExecRequest& request, std::unique_ptr<CommandSession> session) {
+  auto spdy = std::make_shared<streaming::spdy::Session>(std::move(conn), /*server=*/true);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::shared_ptr<Stream>> streams;
+  bool ended = false;
+  std::thread reader([&] {
+    (void)spdy->Run([&](std::shared_ptr<Stream> s) {
+      std::string type = streaming::spdy::HeaderValue(s->headers(), "streamtype");
+      (void)s->Reply();
+      std::lock_guard lock(mu);
+      streams[type] = s;
+      cv.notify_all();
+    });
+    std::lock_guard lock(mu);
+    ended = true;
+    cv.notify_all();
+  });
+  bool with_resize = request.tty && protocol != "channel.k8s.io" && protocol != "v2.channel.k8s.io";
+  auto have_all = [&] {
+    return streams.count("error") && (!request.want_stdin || streams.count("stdin")) &&
+           (!request.want_stdout || streams.count("stdout")) &&
+           (!request.want_stderr || request.tty || streams.count("stderr")) &&
+           (!with_resize || streams.count("resize"));
+  };
+  bool ready;
+  {
+    std::unique_lock lock(mu);
+    ready = cv.wait_for(lock, std::chrono::seconds(30), [&] { return ended || have_all(); }) &&
+            have_all();
+  }
+  if (!ready) {
+    KLOG(Info, "remotecommand: the client did not open its streams in time");
+    spdy->Close();
+    reader.join();
+    return;
+  }
+  std::shared_ptr<Stream> error, in, out, err, resize;
+  {
+    std::lock_guard lock(mu);
+    error = streams["error"];
+    if (request.want_stdin) in = streams["stdin"];
+    if (request.want_stdout) out = streams["stdout"];
+    if (request.want_stderr && !request.tty) err = streams["stderr"];
+    if (with_resize) resize = streams["resize"];
+  }
+  SpdyCommandIO io(in, out, err, resize);
+  absl::StatusOr<int> result = session->Run(io);
+  bool v4plus = protocol == "v4.channel.k8s.io" || protocol == "v5.channel.k8s.io";
+  if (v4plus) {
+    (void)error->Write(CommandStatusJson(result, request.command));
+  } else if (!result.ok()) {
+    (void)error->Write(StatusMessage(result.status()));
+  } else if (*result != 0) {
+    (void)error->Write("command terminated with non-zero exit code: exit code " +
+                       std::to_string(*result));
+  }
+  for (const auto& s : {out, err, error}) {
+    if (s) (void)s->CloseWrite();
+  }
+  // Let the client read what was sent before the connection goes away.
+  {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(2), [&] { return ended; });
+  }
+  spdy->Close();
   reader.join();
 }
 

@@ -27,4 +27,13 @@ std::string CommandStatusJson(const absl::StatusOr<int>& result,
 void ServeRemoteCommand(http::ConnPtr conn, const std::string& protocol, const ExecRequest& request,
                         std::unique_ptr<CommandSession> session);
 
+// remotecommand over raw SPDY/3.1 (kubectl's fallback; also what CRI streaming servers speak):
+// the protocol kubectl offered in X-Stream-Protocol-Version that we support, or "".
+std::string NegotiateSpdyRemoteCommandProtocol(const http::Request& request);
+
+// Serves one SPDY remotecommand connection: waits for the client's streams (error, then those
+// `request` asks for, resize with a TTY), runs `session`, writes the status on the error stream.
+void ServeRemoteCommandSpdy(http::ConnPtr conn, const std::string& protocol,
+                            const ExecRequest& request, std::unique_ptr<CommandSession> session);
+
 }  // namespace korral::kubelet::server

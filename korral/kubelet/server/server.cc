@@ -2,6 +2,7 @@
 #include "korral/kubelet/server/server.h"
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -133,6 +134,59 @@ class LogStream : public http::StreamBody, public std::enable_shared_from_this<L
   LogOptions options_;
   std::shared_ptr<SessionTracker> tracker_;
 };
+
+// The WebSocket port-forward protocol (v4.channel.k8s.io): per requested port i, channel 2i
+// carries data and 2i+1 errors; each channel's first server message is the port (2 bytes, little
+// endian). One pod connection per port for the life of the WebSocket.
+void ServeWebSocketPortForward(http::ConnPtr conn, const std::vector<uint16_t>& ports,
+                               PortForwarder* fwd, const std::string& target) {
+  streaming::ws::WebSocket ws(std::move(conn), /*server=*/true);
+  auto send = [&](size_t channel, std::string_view data) {
+    std::string msg(1, static_cast<char>(channel));
+    msg.append(data);
+    return ws.Write(streaming::ws::Opcode::kBinary, msg).ok();
+  };
+  std::vector<http::ConnPtr> pod_conns(ports.size());
+  for (size_t i = 0; i < ports.size(); ++i) {
+    std::string port_bytes{static_cast<char>(ports[i] & 0xff), static_cast<char>(ports[i] >> 8)};
+    send(2 * i, port_bytes);
+    send(2 * i + 1, port_bytes);
+    auto c = fwd->Dial(ports[i]);
+    if (c.ok()) {
+      pod_conns[i] = std::move(*c);
+    } else {
+      send(2 * i + 1, "error forwarding port " + std::to_string(ports[i]) + " to " + target + ": " +
+                          std::string(StatusMessage(c.status())));
+    }
+  }
+  std::vector<std::thread> readers;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    if (!pod_conns[i]) continue;
+    readers.emplace_back([&, i] {
+      char buf[32 * 1024];
+      while (true) {
+        auto n = pod_conns[i]->Read(buf, sizeof buf);
+        if (!n.ok() || *n == 0) break;
+        if (!send(2 * i, std::string_view(buf, *n))) break;
+      }
+    });
+  }
+  while (true) {
+    auto msg = ws.Read();
+    if (!msg.ok() || !msg->has_value()) break;
+    const std::string& data = (*msg)->data;
+    if (data.empty()) continue;
+    size_t channel = static_cast<uint8_t>(data[0]);
+    if (channel % 2 != 0 || channel / 2 >= ports.size() || !pod_conns[channel / 2]) continue;
+    if (!pod_conns[channel / 2]->Write(std::string_view(data).substr(1)).ok()) break;
+  }
+  for (auto& c : pod_conns) {
+    if (c) c->Close();
+  }
+  for (auto& t : readers) t.join();
+  (void)ws.SendClose(streaming::ws::kCloseNormal, "");
+  ws.Close();
+}
 
 class KubeletServerImpl : public KubeletServer {
  public:
@@ -266,22 +320,41 @@ class KubeletServerImpl : public KubeletServer {
       return StatusResponse(
           apierrors::NewBadRequest("you must specify at least one command for the container"));
     }
-    bool websocket = streaming::ws::IsWebSocketRequest(req);
-    if (!websocket) {
-      // TODO(korral): remotecommand over raw SPDY (kubectl's fallback when WebSocket fails,
-      // KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false); kubectl 1.32 uses WebSocket by default.
+    // Validate first, so that a client falling back to SPDY still sees why the pod or
+    // container cannot be used.
+    auto session = exec ? options_.backend->Exec(er) : options_.backend->Attach(er);
+    if (!session.ok()) return StatusResponse(session.status());
+    auto shared_session = std::make_shared<std::unique_ptr<CommandSession>>(std::move(*session));
+    if (IsSpdyUpgrade(req)) {
+      std::string protocol = NegotiateSpdyRemoteCommandProtocol(req);
+      if (protocol.empty()) {
+        return StatusResponse(apierrors::NewBadRequest(
+            "unable to upgrade connection: none of the offered X-Stream-Protocol-Version values "
+            "is supported (supported: v5.channel.k8s.io, v4.channel.k8s.io, v3.channel.k8s.io, "
+            "v2.channel.k8s.io, channel.k8s.io)"));
+      }
+      http::Response resp;
+      resp.status = 101;
+      resp.content_type.clear();
+      resp.headers = {{"Connection", "Upgrade"},
+                      {"Upgrade", "SPDY/3.1"},
+                      {"X-Stream-Protocol-Version", protocol}};
+      resp.upgrade = std::make_shared<ThreadUpgrade>(
+          tracker_, [er, protocol, shared_session](http::ConnPtr conn) {
+            ServeRemoteCommandSpdy(std::move(conn), protocol, er, std::move(*shared_session));
+          });
+      return resp;
+    }
+    if (!streaming::ws::IsWebSocketRequest(req)) {
       return StatusResponse(apierrors::NewBadRequest(
           "unable to upgrade connection: " + std::string(kind) +
-          " requires a WebSocket upgrade (Sec-WebSocket-Protocol: v5.channel.k8s.io or "
-          "v4.channel.k8s.io); SPDY is not supported"));
+          " needs Upgrade: websocket (v5.channel.k8s.io, v4.channel.k8s.io) or Upgrade: "
+          "SPDY/3.1"));
     }
     http::Response resp;
     auto protocol = streaming::ws::AcceptHandshake(req, RemoteCommandProtocols(), &resp);
     if (!protocol.ok())
       return StatusResponse(apierrors::NewBadRequest(StatusMessage(protocol.status())));
-    auto session = exec ? options_.backend->Exec(er) : options_.backend->Attach(er);
-    if (!session.ok()) return StatusResponse(session.status());
-    auto shared_session = std::make_shared<std::unique_ptr<CommandSession>>(std::move(*session));
     resp.upgrade = std::make_shared<ThreadUpgrade>(
         tracker_, [er, protocol = *protocol, shared_session](http::ConnPtr conn) {
           ServeRemoteCommand(std::move(conn), protocol, er, std::move(*shared_session));
@@ -299,14 +372,36 @@ class KubeletServerImpl : public KubeletServer {
                seg.size() == 4 ? std::string(seg[3]) : ""};
     http::Response resp;
     bool tunnel = false;
+    std::vector<uint16_t> ws_ports;  // the channel protocol (Python client) forwards these
     if (streaming::ws::IsWebSocketRequest(req)) {
-      // TODO(korral): the older WebSocket port-forward protocol (v4.channel.k8s.io with ?ports=,
-      // the Python client's portforward()) is not served.
-      auto protocol = streaming::ws::AcceptHandshake(req, {kPortForwardWebSocketProtocol}, &resp);
+      auto protocol = streaming::ws::AcceptHandshake(
+          req, {kPortForwardWebSocketProtocol, "v4.channel.k8s.io"}, &resp);
       if (!protocol.ok()) {
         return StatusResponse(apierrors::NewBadRequest(StatusMessage(protocol.status())));
       }
-      tunnel = true;
+      tunnel = *protocol == kPortForwardWebSocketProtocol;
+      if (!tunnel) {
+        for (auto v : req.QueryAll("ports")) {
+          std::string list(v);
+          size_t pos = 0;
+          while (pos <= list.size()) {
+            size_t comma = list.find(',', pos);
+            std::string one =
+                list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+            unsigned port = 0;
+            auto [ptr, ec] = std::from_chars(one.data(), one.data() + one.size(), port);
+            if (ec != std::errc() || ptr != one.data() + one.size() || port == 0 || port > 65535) {
+              return StatusResponse(apierrors::NewBadRequest("invalid port \"" + one + "\""));
+            }
+            ws_ports.push_back(static_cast<uint16_t>(port));
+            if (comma == std::string::npos) break;
+            pos = comma + 1;
+          }
+        }
+        if (ws_ports.empty()) {
+          return StatusResponse(apierrors::NewBadRequest("query parameter \"ports\" is required"));
+        }
+      }
     } else if (IsSpdyUpgrade(req)) {
       bool offered = false;
       for (const auto& [k, v] : req.headers) {
@@ -336,8 +431,12 @@ class KubeletServerImpl : public KubeletServer {
     if (!forwarder.ok()) return StatusResponse(forwarder.status());
     std::shared_ptr<PortForwarder> fwd(std::move(*forwarder));
     std::string target = "pod " + pod.namespace_ + "/" + pod.name + ", uid " + pod.uid;
-    resp.upgrade =
-        std::make_shared<ThreadUpgrade>(tracker_, [fwd, target, tunnel](http::ConnPtr conn) {
+    resp.upgrade = std::make_shared<ThreadUpgrade>(
+        tracker_, [fwd, target, tunnel, ws_ports](http::ConnPtr conn) {
+          if (!ws_ports.empty()) {
+            ServeWebSocketPortForward(std::move(conn), ws_ports, fwd.get(), target);
+            return;
+          }
           if (tunnel) {
             conn = std::make_unique<streaming::ws::WebSocketStream>(
                 std::make_unique<streaming::ws::WebSocket>(std::move(conn), /*server=*/true));

@@ -89,6 +89,9 @@ class CommandIO {
   virtual std::optional<TerminalSize> NextResize() = 0;
   // True once the client disconnected.
   virtual bool ClientGone() = 0;
+  // Ends stdin as seen by ReadStdin (queued data is still returned, then 0), waking a blocked
+  // reader: a session whose command ended calls it to stop its stdin pump.
+  virtual void CloseStdin() = 0;
 };
 
 // A validated exec/attach that has not started. The server calls Run at most once, after it
@@ -134,13 +137,14 @@ class Backend {
 
   // Validates and prepares an exec (request.command non-empty) or attach. NotFound for a
   // missing pod/container, FailedPrecondition for a container that is not running.
-  // For containerd: call the CRI Exec/Attach RPC, then return
-  // streaming::NewCriCommandSession(url) (korral/streaming/cri_client.h), which speaks SPDY
-  // remotecommand to the runtime's streaming server.
+  // For containerd: call the CRI Exec/Attach RPC, then return NewCriCommandSession(url, request)
+  // (korral/kubelet/server/cri_stream.h), which speaks SPDY remotecommand to the runtime's
+  // streaming server.
   virtual absl::StatusOr<std::unique_ptr<CommandSession>> Exec(const ExecRequest& request) = 0;
   virtual absl::StatusOr<std::unique_ptr<CommandSession>> Attach(const ExecRequest& request) = 0;
 
   // Validates and prepares a port-forward to `pod` (NotFound / FailedPrecondition as above).
+  // For containerd: the CRI PortForward RPC, then NewCriPortForwarder(url) (cri_stream.h).
   virtual absl::StatusOr<std::unique_ptr<PortForwarder>> PortForward(const PodRef& pod) = 0;
 };
 
