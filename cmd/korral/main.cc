@@ -26,10 +26,12 @@ namespace korral::cmd {
 // Components register here, one line each (keep the list sorted).
 // void RegisterExampleComponent(Components& components);
 void RegisterControllerManagerComponent(Components& components);
+void RegisterSchedulerComponent(Components& components);
 
 namespace {
 void RegisterAllComponents(Components& components) {
   RegisterControllerManagerComponent(components);
+  RegisterSchedulerComponent(components);
 }
 }  // namespace
 

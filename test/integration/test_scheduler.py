@@ -1,0 +1,231 @@
+"""The scheduler inside `korral server`, driven with kubectl: Node objects created by hand (no
+kubelet), pods placed by nodeSelector and resources, upstream's FailedScheduling message in
+`kubectl describe`, re-scheduling when a fitting node appears, preemption, multiple schedulers,
+and leader failover between two standalone `korral scheduler` replicas."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import KORRAL, ServerTestCase, main  # noqa: E402
+
+
+def node_manifest(name, cpu="4", memory="8Gi", labels=None, taints=None):
+    labels = dict(labels or {})
+    labels.setdefault("kubernetes.io/hostname", name)
+    alloc = {"cpu": cpu, "memory": memory, "pods": "110"}
+    spec = {}
+    if taints:
+        spec["taints"] = taints
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": labels}, "spec": spec,
+            "status": {"capacity": alloc, "allocatable": alloc,
+                       "conditions": [{"type": "Ready", "status": "True",
+                                       "reason": "KubeletReady", "message": "ready"}]}}
+
+
+def pod_manifest(name, cpu=None, node_selector=None, priority_class=None, labels=None,
+                 scheduler_name=None, namespace="default"):
+    c = {"name": "c", "image": "registry.k8s.io/pause:3.9"}
+    if cpu:
+        c["resources"] = {"requests": {"cpu": cpu}}
+    spec = {"containers": [c]}
+    if node_selector:
+        spec["nodeSelector"] = node_selector
+    if priority_class:
+        spec["priorityClassName"] = priority_class
+    if scheduler_name:
+        spec["schedulerName"] = scheduler_name
+    meta = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+class SchedulerTest(ServerTestCase):
+
+    def apply(self, obj):
+        self.kubectl("apply", "-f", "-", input=json.dumps(obj))
+        if obj["kind"] == "Node":
+            # Status may be dropped on create; set it through the status subresource as a
+            # kubelet would.
+            code, _, body = self.server.request(
+                "PATCH", "/api/v1/nodes/%s/status" % obj["metadata"]["name"],
+                json.dumps({"status": obj["status"]}),
+                {"Content-Type": "application/merge-patch+json"})
+            self.assertEqual(code, 200, body)
+
+    def pod(self, name):
+        return self.server.kubectl_json("get", "pod", name)
+
+    def wait_for(self, fn, timeout=20, what="condition"):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            last = fn()
+            if last:
+                return last
+            time.sleep(0.1)
+        self.fail("timed out waiting for %s (last: %r)" % (what, last))
+
+    def events_for(self, name):
+        return [e for e in self.server.kubectl_json("get", "events")["items"]
+                if e.get("involvedObject", {}).get("name") == name]
+
+    def node_of(self, name):
+        return self.pod(name)["spec"].get("nodeName", "")
+
+    def scheduled_condition(self, name):
+        for c in self.pod(name).get("status", {}).get("conditions", []):
+            if c["type"] == "PodScheduled" and c["status"] == "False":
+                return c
+        return None
+
+    def test_1_node_selector_and_resources(self):
+        self.apply(node_manifest("sel-a", labels={"disk": "hdd"}))
+        self.apply(node_manifest("sel-b", labels={"disk": "ssd"}))
+        self.apply(node_manifest("sel-c", labels={"disk": "hdd"}))
+        self.apply(pod_manifest("ssd-pod", cpu="100m", node_selector={"disk": "ssd"}))
+        self.assertEqual(self.wait_for(lambda: self.node_of("ssd-pod"), what="binding"), "sel-b")
+        conds = self.pod("ssd-pod")["status"].get("conditions", [])
+        self.assertIn(("PodScheduled", "True"), [(c["type"], c["status"]) for c in conds])
+        events = self.wait_for(lambda: [
+            e for e in self.events_for("ssd-pod") if e["reason"] == "Scheduled"],
+            what="Scheduled event")
+        self.assertEqual(events[0]["message"], "Successfully assigned default/ssd-pod to sel-b")
+        self.assertEqual(events[0]["source"]["component"], "default-scheduler")
+        describe = self.kubectl("describe", "pod", "ssd-pod").stdout
+        self.assertIn("Successfully assigned default/ssd-pod to sel-b", describe)
+
+    def test_2_unschedulable_message_then_new_node(self):
+        # The three sel-* nodes have 4 cpu; only sel-b is ssd. 6 cpu fits nowhere.
+        self.apply(pod_manifest("big", cpu="6", node_selector={"disk": "ssd"}))
+        cond = self.wait_for(lambda: self.scheduled_condition("big"), what="PodScheduled=False")
+        want = ("0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node "
+                "affinity/selector. preemption: 0/3 nodes are available: 1 No preemption victims "
+                "found for incoming pod, 2 Preemption is not helpful for scheduling..")
+        self.assertEqual(cond["reason"], "Unschedulable")
+        self.assertEqual(cond["message"], want)
+        describe = self.wait_for(
+            lambda: (lambda d: d if "FailedScheduling" in d else None)(
+                self.kubectl("describe", "pod", "big").stdout), what="FailedScheduling event")
+        self.assertIn(want, describe)
+        # A node that fits arrives: the pod is scheduled without restarting anything.
+        self.apply(node_manifest("sel-big", cpu="16", labels={"disk": "ssd"}))
+        self.assertEqual(self.wait_for(lambda: self.node_of("big"), timeout=30,
+                                       what="binding after node add"), "sel-big")
+
+    def test_3_preemption(self):
+        # PriorityClass objects are not served yet; use priority 0 against the built-in
+        # system-cluster-critical class (2000000000), which the Priority admission resolves.
+        self.apply(node_manifest("prio", cpu="2", labels={"pool": "prio"}))
+        self.apply(pod_manifest("low", cpu="1500m", node_selector={"pool": "prio"}))
+        self.assertEqual(self.wait_for(lambda: self.node_of("low")), "prio")
+        self.assertEqual(self.pod("low")["spec"].get("priority", 0), 0)
+        self.apply(pod_manifest("high", cpu="1", node_selector={"pool": "prio"},
+                                priority_class="system-cluster-critical", namespace="kube-system"))
+        # The victim is deleted through the API (graceful: no kubelet here to finish it) and the
+        # preemptor is nominated to the node.
+        self.wait_for(lambda: self.pod("low")["metadata"].get("deletionTimestamp"),
+                      what="victim deletion")
+        high = lambda: self.server.kubectl_json("get", "pod", "-n", "kube-system", "high")
+        self.assertEqual(high()["spec"].get("priority"), 2000000000)
+        self.assertEqual(self.wait_for(
+            lambda: high().get("status", {}).get("nominatedNodeName")), "prio")
+        self.assertEqual(high()["spec"].get("nodeName", ""), "")
+        self.wait_for(lambda: "Preempted" in [e["reason"] for e in self.events_for("low")],
+                      what="Preempted event")
+        # The kubelet would now finish the deletion; do it by hand.
+        self.kubectl("delete", "pod", "low", "--grace-period=0", "--force")
+        self.assertEqual(self.wait_for(lambda: high()["spec"].get("nodeName"), timeout=30,
+                                       what="preemptor binding"), "prio")
+
+    def test_4_other_scheduler_name_left_alone(self):
+        self.apply(pod_manifest("mine", cpu="100m", scheduler_name="my-scheduler"))
+        self.apply(pod_manifest("canary", cpu="100m"))
+        self.wait_for(lambda: self.node_of("canary"), what="canary binding")
+        time.sleep(0.5)
+        self.assertEqual(self.node_of("mine"), "")
+        self.assertIsNone(self.scheduled_condition("mine"))
+
+
+class FailoverTest(ServerTestCase):
+    """Two standalone scheduler replicas with the server's own scheduler disabled."""
+
+    @classmethod
+    def setUpClass(cls):
+        from harness import Server
+        cls.server = Server(extra_args=["--disable-scheduler"]).start()
+
+    def start_replica(self, name):
+        log = open(os.path.join(self.server.tmp, name + ".log"), "wb")
+        return subprocess.Popen(
+            [KORRAL, "scheduler", "--kubeconfig", self.server.kubeconfig,
+             "--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s",
+             "--leader-elect-retry-period", "500ms"],
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def holder(self):
+        p = self.server.kubectl("get", "lease", "-n", "kube-system", "kube-scheduler", "-o",
+                                "json", check=False)
+        if p.returncode != 0:
+            return ""
+        return json.loads(p.stdout)["spec"].get("holderIdentity", "")
+
+    def test_failover(self):
+        self.server.kubectl("apply", "-f", "-", input=json.dumps(node_manifest("fo-1")))
+        code, _, body = self.server.request(
+            "PATCH", "/api/v1/nodes/fo-1/status",
+            json.dumps({"status": node_manifest("fo-1")["status"]}),
+            {"Content-Type": "application/merge-patch+json"})
+        self.assertEqual(code, 200, body)
+        a = self.start_replica("a")
+        b = None
+        try:
+            deadline = time.time() + 20
+            while not self.holder() and time.time() < deadline:
+                time.sleep(0.1)
+            first = self.holder()
+            self.assertTrue(first)
+            b = self.start_replica("b")
+            time.sleep(1)
+            self.assertEqual(self.holder(), first)  # b waits
+            self.server.kubectl("apply", "-f", "-", input=json.dumps(pod_manifest("fo-a")))
+            deadline = time.time() + 20
+            while time.time() < deadline and not self.server.kubectl_json(
+                    "get", "pod", "fo-a")["spec"].get("nodeName"):
+                time.sleep(0.1)
+            self.assertEqual(self.server.kubectl_json("get", "pod", "fo-a")["spec"]["nodeName"],
+                             "fo-1")
+            # Kill the leader hard (no lease release): b takes over within the lease duration.
+            a.kill()
+            a.wait()
+            killed = time.time()
+            deadline = killed + 15
+            while time.time() < deadline and self.holder() == first:
+                time.sleep(0.1)
+            self.assertNotEqual(self.holder(), first)
+            self.assertLess(time.time() - killed, 4 + 3)
+            self.server.kubectl("apply", "-f", "-", input=json.dumps(pod_manifest("fo-b")))
+            deadline = time.time() + 20
+            while time.time() < deadline and not self.server.kubectl_json(
+                    "get", "pod", "fo-b")["spec"].get("nodeName"):
+                time.sleep(0.1)
+            self.assertEqual(self.server.kubectl_json("get", "pod", "fo-b")["spec"]["nodeName"],
+                             "fo-1")
+        finally:
+            for p in (a, b):
+                if p and p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+                    try:
+                        p.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+
+
+if __name__ == "__main__":
+    main()
