@@ -219,6 +219,35 @@ class StreamingTest(harness.ServerTestCase):
         self.assertEqual(status, 400)
         self.assertIn("Upgrade request required", json.loads(body)["message"])
 
+    def test_exec_spdy_fallback(self):
+        # kubectl's SPDY/3.1 path (what it falls back to when WebSocket fails).
+        env = dict(os.environ, KUBECTL_REMOTE_COMMAND_WEBSOCKETS="false")
+        cmd = [harness.KUBECTL, "--kubeconfig", self.server.kubeconfig, "--cache-dir",
+               self.server.cache_dir, "exec", "-i", "web", "--"]
+        r = subprocess.run(cmd + ["cat"], input="over spdy\n", capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (0, "over spdy\n"), r.stderr)
+        r = subprocess.run(cmd + ["exit", "7"], input="", capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(r.returncode, 7, r.stderr)
+
+    def test_port_forward_raw_spdy(self):
+        echo = EchoServer()
+        local = harness.free_port()
+        env = dict(os.environ, KUBECTL_PORT_FORWARD_WEBSOCKETS="false")
+        p = subprocess.Popen([harness.KUBECTL, "--kubeconfig", self.server.kubeconfig,
+                              "--cache-dir", self.server.cache_dir, "port-forward", "pod/web",
+                              "%d:%d" % (local, echo.port)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            self.assertIn("Forwarding from", p.stdout.readline())
+            with socket.create_connection(("127.0.0.1", local), timeout=10) as s:
+                s.sendall(b"raw")
+                self.assertEqual(s.recv(100), b"echo:raw")
+        finally:
+            p.terminate()
+            p.wait(timeout=10)
+
     def test_attach(self):
         r = self.kubectl("attach", "-i", "web", input="typed\n")
         self.assertIn("attached to main\n", r.stdout)
