@@ -21,7 +21,10 @@ class CronJobTest : public ::testing::Test {
     c = std::make_unique<CronJobController>(env.ctx);
     env.Start();
   }
-  void TearDown() override { c->Stop(); }
+  void TearDown() override {
+    env.informers.Stop();  // no handler may run on a destroyed controller
+    c->Stop();
+  }
   Json MakeCj(const std::string& name, const std::string& schedule,
               const std::string& policy = "Allow") {
     return {{"apiVersion", "batch/v1"},

@@ -42,7 +42,10 @@ class DaemonSetTest : public ::testing::Test {
         Node("n2", "web", {{{"key", "dedicated"}, {"value", "x"}, {"effect", "NoSchedule"}}}));
     env.Create(NodesRef(), Node("n3", "db"));
   }
-  void TearDown() override { c->Stop(); }
+  void TearDown() override {
+    env.informers.Stop();  // no handler may run on a destroyed controller
+    c->Stop();
+  }
   void Quiet() { env.RunUntilQuiet(*c); }
   std::map<std::string, std::vector<Json>> PodsByNode() {
     std::map<std::string, std::vector<Json>> out;

@@ -37,6 +37,7 @@ class DeploymentTest : public ::testing::Test {
     env.Start();
   }
   void TearDown() override {
+    env.informers.Stop();  // no handler may run on a destroyed controller
     dc->Stop();
     rsc->Stop();
   }
@@ -272,15 +273,22 @@ TEST(DeploymentRestart, RolloutFinishesAfterRestart) {
   dc->ProcessAll(1);  // creates the ReplicaSet
   env.Settle();
   rsc->ProcessAll(1);  // creates the first pods
+  // "Restart": the old process's informers and controllers go away; new ones start from a list.
+  env.informers.Stop();
   rsc->Stop();
   dc->Stop();
   rsc.reset();
   dc.reset();
-  rsc = std::make_unique<ReplicaSetController>(env.ctx);
-  dc = std::make_unique<DeploymentController>(env.ctx);
+  TestInformerFactory informers2(env.client);
+  ControllerContext ctx2 = env.ctx;
+  ctx2.informers = &informers2;
+  rsc = std::make_unique<ReplicaSetController>(ctx2);
+  dc = std::make_unique<DeploymentController>(ctx2);
+  informers2.Start();
+  informers2.WaitForCacheSync(std::chrono::seconds(5));
   for (int round = 0; round < 20; ++round) {
     for (int i = 0; i < 50; ++i) {
-      env.Settle();
+      informers2.Settle(env.client);
       if (rsc->ProcessAll() + dc->ProcessAll() == 0) break;
     }
     bool changed = false;
@@ -296,6 +304,7 @@ TEST(DeploymentRestart, RolloutFinishesAfterRestart) {
   EXPECT_EQ(env.List(PodsRef()).size(), 8u);
   Json d = env.Get(DeploymentsRef(), "default", "web");
   EXPECT_EQ(d["status"]["availableReplicas"], 8);
+  informers2.Stop();
   rsc->Stop();
   dc->Stop();
 }

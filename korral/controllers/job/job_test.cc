@@ -32,7 +32,10 @@ class JobTest : public ::testing::Test {
     jc = std::make_unique<JobController>(env.ctx);
     env.Start();
   }
-  void TearDown() override { jc->Stop(); }
+  void TearDown() override {
+    env.informers.Stop();  // no handler may run on a destroyed controller
+    jc->Stop();
+  }
   void Quiet() { env.RunUntilQuiet(*jc); }
   std::vector<Json> Pods() { return env.List(PodsRef()); }
   std::vector<Json> ActivePods() {
@@ -266,20 +269,30 @@ TEST(JobRestart, UncountedPodsAreCountedOnceAfterRestart) {
   jc->ProcessAll(1);
   Json mid = env.Get(JobsRef(), "default", "r");
   EXPECT_EQ(mid["status"]["uncountedTerminatedPods"]["succeeded"].size(), 4u) << mid.dump();
+  env.informers.Stop();
   jc->Stop();
   jc.reset();
   // Consume the remaining injected failures with a harmless patch target.
   for (int i = 0; i < 100; ++i) {
     (void)env.client.Patch(PodsRef(), "default", "none", client::PatchType::kMerge, Json::object());
   }
-  auto jc2 = std::make_unique<JobController>(env.ctx);
-  env.RunUntilQuiet(*jc2);
+  TestInformerFactory informers2(env.client);
+  ControllerContext ctx2 = env.ctx;
+  ctx2.informers = &informers2;
+  auto jc2 = std::make_unique<JobController>(ctx2);
+  informers2.Start();
+  informers2.WaitForCacheSync(std::chrono::seconds(5));
+  for (int i = 0; i < 50; ++i) {
+    informers2.Settle(env.client);
+    if (jc2->ProcessAll() == 0) break;
+  }
   Json job = env.Get(JobsRef(), "default", "r");
   EXPECT_EQ(job["status"]["succeeded"], 4);
   EXPECT_EQ(job["status"]["uncountedTerminatedPods"], Json::object());
   const Json* c = FindCondition(job["status"], "Complete");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(env.List(PodsRef()).size(), 4u);  // no replacement pods were created
+  informers2.Stop();
   jc2->Stop();
 }
 

@@ -36,7 +36,10 @@ class ReplicaSetTest : public ::testing::Test {
     rsc = std::make_unique<ReplicaSetController>(env.ctx);
     env.Start();
   }
-  void TearDown() override { rsc->Stop(); }
+  void TearDown() override {
+    env.informers.Stop();  // no handler may run on a destroyed controller
+    rsc->Stop();
+  }
   WorkloadTestEnv env;
   std::unique_ptr<ReplicaSetController> rsc;
 };

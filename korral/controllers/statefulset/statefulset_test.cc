@@ -35,7 +35,10 @@ class StatefulSetTest : public ::testing::Test {
     c = std::make_unique<StatefulSetController>(env.ctx);
     env.Start();
   }
-  void TearDown() override { c->Stop(); }
+  void TearDown() override {
+    env.informers.Stop();  // no handler may run on a destroyed controller
+    c->Stop();
+  }
   void Quiet() { env.RunUntilQuiet(*c); }
   std::vector<std::string> PodNames() {
     std::vector<std::string> out;

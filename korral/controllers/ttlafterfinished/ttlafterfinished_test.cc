@@ -39,6 +39,7 @@ TEST(TtlAfterFinished, DeletesFinishedJobAfterTtl) {
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_EQ(NameOf(jobs[0]), "no-ttl");
   EXPECT_EQ(NameOf(jobs[1]), "running");
+  env.informers.Stop();
   c.Stop();
 }
 
