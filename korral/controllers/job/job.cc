@@ -457,6 +457,8 @@ absl::Status JobController::Sync(const std::string& key) {
     std::lock_guard l(mu_);
     backoff = backoff_[key];
   }
+  // TODO(korral): upstream dates a failure by the pod's container finish time; this uses the
+  // time the controller first counts it.
   if (new_failed_counted > 0) {
     backoff.failures_after_last_success =
         (new_succeeded > 0 ? 0 : backoff.failures_after_last_success) +

@@ -161,6 +161,8 @@ std::vector<absl::Status> ParallelFor(int count, const std::function<absl::Statu
 // --- events (client-go record.EventRecorder) ---
 // Posts core/v1 Events asynchronously on its own thread. A per-object spam filter (burst 25,
 // one token per 5 minutes, as upstream's EventSourceObjectSpamFilter) drops the excess.
+// TODO(korral): aggregate repeated events into one Event's count/lastTimestamp (upstream's
+// EventCorrelator); every event is its own object today.
 class EventRecorder {
  public:
   EventRecorder(client::Client& client, const Clock& clock, std::string component);
