@@ -40,6 +40,8 @@ class GarbageCollectorTest : public ::testing::Test {
       return cond();
     });
   }
+  // Informers call into the collector: stop them before it is destroyed.
+  void TearDown() override { env.informers->Stop(); }
   void Start() {
     gc = std::make_unique<GarbageCollector>(env.ctx);
     env.StartInformers();
