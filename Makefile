@@ -27,7 +27,7 @@ run: build
 	@mkdir -p $(DATA_DIR)
 	@echo "korral: starting server; kubeconfig: $(DATA_DIR)/admin.kubeconfig"
 	@echo "korral: in another shell: export KUBECONFIG=$(DATA_DIR)/admin.kubeconfig; kubectl get ns"
-	$(BUILD_DIR)/bin/korral server --data-dir $(DATA_DIR) --secure-port $(PORT) --disable-agent
+	$(BUILD_DIR)/bin/korral server --data-dir $(DATA_DIR) --secure-port $(PORT)
 
 # Unit tests, fuzz drivers (bounded) and integration tests with the real kubectl and Python client.
 test: test-deps build

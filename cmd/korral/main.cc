@@ -25,11 +25,13 @@ namespace korral::cmd {
 
 // Components register here, one line each (keep the list sorted).
 // void RegisterExampleComponent(Components& components);
+void RegisterAgentComponent(Components& components);
 void RegisterControllerManagerComponent(Components& components);
 void RegisterSchedulerComponent(Components& components);
 
 namespace {
 void RegisterAllComponents(Components& components) {
+  RegisterAgentComponent(components);
   RegisterControllerManagerComponent(components);
   RegisterSchedulerComponent(components);
 }

@@ -14,12 +14,21 @@
 
 #include "fmt/format.h"
 #include "korral/agent/images.h"
+#include "korral/base/clock.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
 #include "korral/client/kubeconfig.h"
 #include "korral/client/rest.h"
 #include "korral/cri/remote.h"
 #include "korral/kubelet/kubelet.h"
+#ifdef KORRAL_AGENT_KUBELET_SERVER
+#include "korral/kubelet/server/server.h"
+#include "korral/kubelet/server_backend.h"
+#include "korral/kubelet/stats/provider.h"
+#include "korral/kubelet/stats/sampler.h"
+#include "korral/kubelet/stats/stats_http.h"
+#include "korral/pki/pki.h"
+#endif
 
 namespace korral::agent {
 
@@ -241,7 +250,15 @@ struct Agent::Impl {
   std::unique_ptr<cri::Runtime> runtime;
   std::unique_ptr<client::RestClient> client;
   std::unique_ptr<kubelet::Kubelet> kubelet;
+#ifdef KORRAL_AGENT_KUBELET_SERVER
+  std::unique_ptr<kubelet::server::Backend> backend;
+  std::unique_ptr<kubelet::stats::PodStatsProvider> stats_provider;
+  std::unique_ptr<kubelet::stats::Sampler> sampler;
+  std::unique_ptr<kubelet::server::KubeletServer> server;
+#endif
   bool started = false;
+
+  absl::Status StartServer(const std::string& client_ca_pem, const std::string& node);
 
   absl::Status WriteContainerdConfig();
   absl::Status StartRegistry();
@@ -412,18 +429,72 @@ absl::Status Agent::Start() {
   kc.cluster_dns = cfg.cluster_dns;
   a.kubelet = std::make_unique<kubelet::Kubelet>(*a.client, *a.runtime, kc);
   KORRAL_RETURN_IF_ERROR(a.kubelet->Start());
-  // TODO(korral): start the kubelet HTTPS server (korral/kubelet/server) with this kubelet as
-  // its Backend once the server library lands.
+  KORRAL_RETURN_IF_ERROR(a.StartServer(rc.ca_pem, node));
   a.started = true;
   return absl::OkStatus();
 }
 
+#ifdef KORRAL_AGENT_KUBELET_SERVER
+absl::Status Agent::Impl::StartServer(const std::string& client_ca_pem, const std::string& node) {
+  // Serving certificate: a node-local CA (the apiserver does not verify kubelet certificates
+  // unless told to). TODO(korral): a cluster-CA-signed serving certificate (CSR flow).
+  KORRAL_ASSIGN_OR_RETURN(pki::CertKeyPair ca, pki::NewSelfSignedCA("korral-kubelet-ca@" + node));
+  pki::CertOptions co;
+  co.common_name = node;
+  co.dns_names = {node, "localhost"};
+  co.ip_addresses = {"127.0.0.1"};
+  if (!cfg.node_ip.empty()) co.ip_addresses.push_back(cfg.node_ip);
+  co.usage = pki::CertUsage::kServer;
+  KORRAL_ASSIGN_OR_RETURN(pki::CertKeyPair serving, pki::NewSignedCert(ca, co));
+  backend = kubelet::NewServerBackend(*kubelet);
+  stats_provider = kubelet::NewStatsProvider(*kubelet);
+  kubelet::stats::SamplerOptions so;
+  so.node_name = node;
+  so.node_fs_path = cfg.data_dir;
+  sampler = std::make_unique<kubelet::stats::Sampler>(so, stats_provider.get(), &Clock::Real());
+  bool stats_ok = sampler->Init().ok();
+  if (stats_ok) sampler->Start();
+  kubelet::server::Options o;
+  o.bind_address = "0.0.0.0";
+  o.port = static_cast<uint16_t>(cfg.kubelet_port);
+  o.cert_pem = serving.cert_pem;
+  o.key_pem = serving.key_pem;
+  o.client_ca_pem = client_ca_pem;
+  o.backend = backend.get();
+  server = kubelet::server::NewKubeletServer(std::move(o));
+  if (stats_ok) {
+    auto h = kubelet::stats::NewStatsHandler(sampler.get());
+    for (const char* p :
+         {"/stats/summary", "/stats/summary/", "/metrics/cadvisor", "/metrics/resource"}) {
+      server->Handle(p, h);
+    }
+  }
+  return server->Start();
+}
+
+#else
+absl::Status Agent::Impl::StartServer(const std::string&, const std::string&) {
+  KLOG(Warning, "agent: built without the kubelet server (logs/exec/stats are not served)");
+  return absl::OkStatus();
+}
+#endif
+
 void Agent::Stop() {
   Impl& a = *impl_;
+#ifdef KORRAL_AGENT_KUBELET_SERVER
+  if (a.server) a.server->Stop();
+  if (a.sampler) a.sampler->Stop();
+#endif
   if (a.kubelet) {
     a.kubelet->Stop();
     if (a.cfg.cleanup_on_exit) a.kubelet->CleanupAllPods(std::chrono::seconds(2));
   }
+#ifdef KORRAL_AGENT_KUBELET_SERVER
+  a.server.reset();
+  a.sampler.reset();
+  a.stats_provider.reset();
+  a.backend.reset();
+#endif
   a.kubelet.reset();
   a.runtime.reset();
   if (a.containerd) a.containerd->Stop();

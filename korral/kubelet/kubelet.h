@@ -86,6 +86,7 @@ class Kubelet {
   const KubeletConfig& config() const;
 
   struct Impl;
+  Impl* impl() { return impl_.get(); }
 
  private:
   std::unique_ptr<Impl> impl_;

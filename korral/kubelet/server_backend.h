@@ -1,0 +1,26 @@
+// korral/kubelet/server_backend.h: the kubelet's implementation of the kubelet server's Backend
+// (korral/kubelet/server/server.h): pods from the kubelet's cache, logs from the CRI log files,
+// exec/attach/port-forward through the CRI runtime.
+#pragma once
+
+#include <memory>
+
+#include "korral/kubelet/server/server.h"
+
+namespace korral::kubelet {
+
+class Kubelet;
+
+// `kubelet` must outlive the backend.
+std::unique_ptr<server::Backend> NewServerBackend(Kubelet& kubelet);
+
+}  // namespace korral::kubelet
+
+namespace korral::kubelet::stats {
+class PodStatsProvider;
+}
+
+namespace korral::kubelet {
+// The kubelet's pods for the stats sampler (cgroups per pod and container, log files).
+std::unique_ptr<stats::PodStatsProvider> NewStatsProvider(Kubelet& kubelet);
+}  // namespace korral::kubelet

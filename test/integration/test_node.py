@@ -1,0 +1,318 @@
+"""The node end to end: `korral agent` with a real containerd (started and supervised by the
+agent), runc, CNI bridge and the offline busybox image, against a real `korral server`.
+
+Needs root and containerd/runc/CNI plugins/busybox-static/docker-registry (scripts/install-deps.sh);
+skips otherwise. Everything it creates is unique to the run (data dir, CNI bridge, pod CIDR,
+cgroup root, ports) and removed at the end: pods are deleted through the API, then a final
+`korral agent --cleanup-on-exit` pass removes any sandbox left, the pod cgroups and the bridge;
+iptables chains the CNI plugins left behind and net.ipv4.ip_forward are restored.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+REQUIRED = ["containerd", "runc", "ctr", "docker-registry", "/usr/lib/cni/bridge", "/bin/busybox",
+            "ip", "iptables"]
+
+
+def have(b):
+    return os.path.exists(b) if b.startswith("/") else shutil.which(b) is not None
+
+
+def nat_chains():
+    p = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True)
+    return {line.split()[1] for line in p.stdout.splitlines() if line.startswith("-N ")}
+
+
+def wait_for(fn, timeout, interval=0.2, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+@unittest.skipUnless(os.geteuid() == 0 and all(have(b) for b in REQUIRED),
+                     "needs root and the node runtime packages")
+class NodeTest(unittest.TestCase):
+    server = None
+    agent = None
+
+    @classmethod
+    def setUpClass(cls):
+        tag = "%06x" % random.randrange(1 << 24)
+        cls.tmp = tempfile.mkdtemp(prefix="korral-node-it-")
+        cls.out = os.path.join(cls.tmp, "out")  # hostPath shared with test pods
+        os.makedirs(cls.out)
+        cls.node = "node-it-" + tag
+        cls.bridge = "krit" + tag
+        cls.cidr_octet = random.randrange(1, 250)
+        cls.pod_cidr = "10.250.%d.0/24" % cls.cidr_octet
+        cls.cgroup_root = "/korral-it-" + tag
+        cls.registry_port = harness.free_port()
+        cls.agent_dir = os.path.join(cls.tmp, "agent")
+        cls.chains_before = nat_chains()
+        with open("/proc/sys/net/ipv4/ip_forward") as f:
+            cls.ip_forward = f.read().strip()
+        cls.server = harness.Server().start()
+        cls.start_agent()
+        wait_for(cls.node_ready, 60, what="node Ready")
+
+    @classmethod
+    def agent_args(cls, cleanup=False):
+        args = [harness.KORRAL, "agent", "--kubeconfig", cls.server.kubeconfig,
+                "--data-dir", cls.agent_dir, "--node-name", cls.node,
+                "--pod-cidr", cls.pod_cidr, "--cni-bridge", cls.bridge,
+                "--cgroup-root", cls.cgroup_root, "--registry-port", str(cls.registry_port),
+                "--kubelet-port", str(harness.free_port())]
+        return args + (["--cleanup-on-exit"] if cleanup else [])
+
+    @classmethod
+    def start_agent(cls, cleanup=False):
+        cls.agent_log = open(os.path.join(cls.tmp, "agent.log"), "ab")
+        cls.agent = subprocess.Popen(cls.agent_args(cleanup), stdout=cls.agent_log,
+                                     stderr=subprocess.STDOUT)
+
+    @classmethod
+    def stop_agent(cls, timeout=60):
+        if cls.agent and cls.agent.poll() is None:
+            cls.agent.send_signal(signal.SIGTERM)
+            try:
+                cls.agent.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                cls.agent.kill()
+                cls.agent.wait()
+        return cls.agent.returncode if cls.agent else None
+
+    @classmethod
+    def node_ready(cls):
+        p = cls.server.kubectl("get", "node", cls.node, "-o", "json", check=False)
+        if p.returncode != 0:
+            return False
+        node = json.loads(p.stdout)
+        return any(c["type"] == "Ready" and c["status"] == "True"
+                   for c in node.get("status", {}).get("conditions", []))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.server and cls.agent:
+                cls.server.kubectl("delete", "pods", "--all", "--wait=false", check=False)
+                try:
+                    wait_for(lambda: cls.server.kubectl("get", "pods", "-o", "name",
+                                                        check=False).stdout.strip() == "",
+                             60, what="pods gone")
+                except AssertionError as e:
+                    print(e)
+                cls.stop_agent()
+                # Final pass: anything left is stopped and removed, then cgroups and bridge.
+                cls.start_agent(cleanup=True)
+                try:
+                    wait_for(lambda: os.path.exists(
+                        os.path.join(cls.agent_dir, "containerd", "containerd.sock")) and
+                        cls.node_ready(), 60, what="cleanup agent up")
+                except AssertionError as e:
+                    print(e)
+                cls.stop_agent()
+        finally:
+            if cls.server:
+                cls.server.stop()
+            subprocess.run(["ip", "link", "del", cls.bridge], capture_output=True)
+            for chain in sorted(nat_chains() - cls.chains_before):
+                if chain.startswith("CNI-"):
+                    subprocess.run(["iptables", "-t", "nat", "-F", chain], capture_output=True)
+            for chain in sorted(nat_chains() - cls.chains_before):
+                if chain.startswith("CNI-"):
+                    subprocess.run(["iptables", "-t", "nat", "-X", chain], capture_output=True)
+            with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+                f.write(cls.ip_forward)
+            for h in os.listdir("/sys/fs/cgroup"):
+                root = os.path.join("/sys/fs/cgroup", h, cls.cgroup_root.lstrip("/"))
+                for d in ("burstable", "besteffort", ""):
+                    try:
+                        os.rmdir(os.path.join(root, d))
+                    except OSError:
+                        pass
+            subprocess.run(["umount", "-R", cls.agent_dir], capture_output=True)
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # ---- helpers ----
+
+    def kubectl(self, *args, **kw):
+        return self.server.kubectl(*args, **kw)
+
+    def apply(self, obj):
+        self.kubectl("apply", "-f", "-", input=json.dumps(obj))
+
+    def pod(self, name, command, image="busybox", **spec):
+        p = {"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": name, "namespace": "default"},
+             "spec": {"nodeName": self.node, "terminationGracePeriodSeconds": 5,
+                      "containers": [{"name": "main", "image": image,
+                                      "command": ["sh", "-c", command]}]}}
+        p["spec"].update(spec)
+        return p
+
+    def get_pod(self, name):
+        p = self.kubectl("get", "pod", name, "-o", "json", check=False)
+        return json.loads(p.stdout) if p.returncode == 0 else None
+
+    def phase(self, name):
+        p = self.get_pod(name)
+        return p and p.get("status", {}).get("phase")
+
+    def waiting_reason(self, name):
+        p = self.get_pod(name)
+        if not p:
+            return None
+        for cs in p.get("status", {}).get("containerStatuses", []):
+            w = cs.get("state", {}).get("waiting")
+            if w:
+                return w.get("reason")
+        return None
+
+    def read_out(self, name):
+        path = os.path.join(self.out, name)
+        return open(path).read() if os.path.exists(path) else None
+
+    # ---- tests ----
+
+    def test_01_node_registered_with_lease(self):
+        node = self.server.kubectl_json("get", "node", self.node)
+        info = node["status"]["nodeInfo"]
+        self.assertTrue(info["containerRuntimeVersion"].startswith("containerd://"), info)
+        self.assertEqual(node["metadata"]["labels"]["kubernetes.io/os"], "linux")
+        self.assertEqual(node["spec"]["podCIDR"], self.pod_cidr)
+        for k in ("cpu", "memory", "pods", "ephemeral-storage"):
+            self.assertIn(k, node["status"]["allocatable"])
+        types = {c["type"]: c["status"] for c in node["status"]["conditions"]}
+        self.assertEqual(types.get("Ready"), "True")
+        self.assertEqual(types.get("MemoryPressure"), "False")
+        lease = self.server.kubectl_json("get", "lease", "-n", "kube-node-lease", self.node)
+        self.assertEqual(lease["spec"]["holderIdentity"], self.node)
+
+    def test_02_busybox_runs_with_pod_ip_and_survives_agent_restart(self):
+        self.apply(self.pod("bb", "echo hello; sleep 3600"))
+        wait_for(lambda: self.phase("bb") == "Running", 60, what="bb Running")
+        p = self.get_pod("bb")
+        ip = p["status"]["podIP"]
+        self.assertTrue(ip.startswith("10.250.%d." % self.cidr_octet), ip)
+        cs = p["status"]["containerStatuses"][0]
+        self.assertTrue(cs["ready"])
+        self.assertTrue(cs["containerID"].startswith("containerd://"))
+        self.assertEqual(p["status"]["qosClass"], "BestEffort")
+        conds = {c["type"]: c["status"] for c in p["status"]["conditions"]}
+        self.assertEqual(conds.get("Ready"), "True")
+        # Restart the agent: the container keeps running and is re-adopted.
+        self.assertEqual(self.stop_agent(), 0)
+        self.start_agent()
+        wait_for(self.node_ready, 60, what="node Ready after restart")
+        time.sleep(3)  # a few relists
+        p2 = self.get_pod("bb")
+        cs2 = p2["status"]["containerStatuses"][0]
+        self.assertEqual(cs2["containerID"], cs["containerID"])
+        self.assertEqual(cs2["restartCount"], 0)
+        self.assertEqual(p2["status"]["podIP"], ip)
+        self.assertEqual(p2["status"]["phase"], "Running")
+
+    def test_03_graceful_delete_sends_sigterm(self):
+        script = ("trap 'echo TERM > /out/term-gd; exit 0' TERM; echo up > /out/up-gd; "
+                  "while true; do sleep 0.2; done")
+        spec = self.pod("gd", script, volumes=[{"name": "out", "hostPath": {"path": self.out}}])
+        spec["spec"]["containers"][0]["volumeMounts"] = [{"name": "out", "mountPath": "/out"}]
+        self.apply(spec)
+        wait_for(lambda: self.read_out("up-gd"), 60, what="gd started")
+        start = time.time()
+        self.kubectl("delete", "pod", "gd", "--grace-period=10", "--timeout=60s")
+        wait_for(lambda: self.get_pod("gd") is None, 30, what="gd gone")
+        self.assertEqual((self.read_out("term-gd") or "").strip(), "TERM")
+        self.assertLess(time.time() - start, 30)
+
+    def test_04_bad_image_err_image_pull_then_backoff(self):
+        bad = "127.0.0.1:%d/nope/missing:v1" % harness.free_port()
+        self.apply(self.pod("badimg", "true", image=bad))
+        seen = set()
+
+        def both():
+            r = self.waiting_reason("badimg")
+            if r:
+                seen.add(r)
+            return "ImagePullBackOff" in seen and "ErrImagePull" in seen
+        wait_for(both, 60, interval=0.1, what="ErrImagePull and ImagePullBackOff")
+        self.assertEqual(self.phase("badimg"), "Pending")
+        self.assertTrue(self.node_ready())
+
+    def test_05_configmap_secret_env_and_volumes(self):
+        self.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm1"},
+                    "data": {"greeting": "hello-cm", "file.txt": "from-volume"}})
+        self.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec1"},
+                    "stringData": {"password": "s3cret"}})
+        script = ('echo "$GREETING $PASSWORD $POD_NAME" > /out/env-cm; '
+                  'cat /cfg/file.txt > /out/vol-cm; cat /sec/password > /out/vol-sec; sleep 3600')
+        p = self.pod("cmpod", script, volumes=[
+            {"name": "out", "hostPath": {"path": self.out}},
+            {"name": "cfg", "configMap": {"name": "cm1"}},
+            {"name": "sec", "secret": {"secretName": "sec1"}}])
+        c = p["spec"]["containers"][0]
+        c["env"] = [
+            {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "cm1", "key": "greeting"}}},
+            {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "sec1", "key": "password"}}},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+        c["volumeMounts"] = [{"name": "out", "mountPath": "/out"},
+                             {"name": "cfg", "mountPath": "/cfg"},
+                             {"name": "sec", "mountPath": "/sec"}]
+        self.apply(p)
+        wait_for(lambda: self.read_out("vol-sec"), 60, what="cmpod output")
+        self.assertEqual(self.read_out("env-cm").strip(), "hello-cm s3cret cmpod")
+        self.assertEqual(self.read_out("vol-cm").strip(), "from-volume")
+        self.assertEqual(self.read_out("vol-sec").strip(), "s3cret")
+
+    def test_06_missing_configmap_is_create_container_config_error(self):
+        p = self.pod("nocm", "sleep 3600")
+        p["spec"]["containers"][0]["env"] = [
+            {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "k"}}}]
+        self.apply(p)
+        wait_for(lambda: self.waiting_reason("nocm") == "CreateContainerConfigError", 60,
+                 what="CreateContainerConfigError")
+        cs = self.get_pod("nocm")["status"]["containerStatuses"][0]
+        self.assertEqual(cs["state"]["waiting"]["message"], 'configmap "absent" not found')
+
+    def test_07_bad_command_run_container_error_then_crashloop(self):
+        p = self.pod("badcmd", "")
+        p["spec"]["containers"][0]["command"] = ["/does/not/exist"]
+        self.apply(p)
+        seen = set()
+
+        def crash():
+            r = self.waiting_reason("badcmd")
+            if r:
+                seen.add(r)
+            return "CrashLoopBackOff" in seen
+        wait_for(crash, 60, interval=0.1, what="CrashLoopBackOff")
+        self.assertIn("RunContainerError", seen)
+        self.assertTrue(self.node_ready())
+
+    def test_08_restart_policy_never_exit_code(self):
+        p = self.pod("exit3", "exit 3", restartPolicy="Never")
+        self.apply(p)
+        wait_for(lambda: self.phase("exit3") == "Failed", 60, what="exit3 Failed")
+        t = self.get_pod("exit3")["status"]["containerStatuses"][0]["state"]["terminated"]
+        self.assertEqual(t["exitCode"], 3)
+        self.assertEqual(t["reason"], "Error")
+
+
+if __name__ == "__main__":
+    harness.main()
