@@ -23,8 +23,8 @@ fi
 
 targets=(korral apiserver_bench)
 [[ -f "$ROOT/bench/storage/CMakeLists.txt" ]] && targets+=(storage_bench)
-[[ -f "$ROOT/bench/stats/CMakeLists.txt" ]] && targets+=(stats_bench)
 [[ -f "$ROOT/bench/scheduler/CMakeLists.txt" ]] && targets+=(scheduler_bench)
+[[ -f "$ROOT/bench/stats/CMakeLists.txt" ]] && targets+=(stats_bench)
 echo "== build: ${targets[*]}"
 cmake --build "$BUILD_DIR" --target "${targets[@]}" || { echo "run.sh: build failed" >&2; exit 1; }
 
@@ -63,6 +63,19 @@ if [[ -x "$ROOT/bench/storage/etcd_put_rate.sh" || -f "$ROOT/bench/storage/etcd_
   fi
 fi
 
+if [[ $(id -u) = 0 && -x /usr/bin/containerd ]]; then
+  echo
+  echo "== node (pod startup on containerd, agent RSS/CPU, hollow nodes)"
+  KORRAL_BIN="$BIN/korral" /usr/bin/python3 "$ROOT/bench/node/node_bench.py" ${NODE_BENCH_ARGS:-} || status=1
+fi
+
+if [[ -x "$BIN/stats_bench" ]]; then
+  echo
+  echo "== stats_bench (container stats cost per sample)"
+  # shellcheck disable=SC2086
+  "$BIN/stats_bench" ${STATS_BENCH_ARGS:-} || status=1
+fi
+
 if [[ -x "$BIN/scheduler_bench" ]]; then
   echo
   echo "== scheduler_bench"
@@ -74,12 +87,5 @@ fi
 echo
 echo "== controllers (namespace with 10,000 objects deleted, controller-manager RSS)"
 /usr/bin/python3 "$ROOT/bench/controllers/controllers_bench.py" --korral="$BIN/korral" ${CONTROLLERS_BENCH_ARGS:-} || status=1
-
-if [[ -x "$BIN/stats_bench" ]]; then
-  echo
-  echo "== stats_bench (container stats cost per sample)"
-  # shellcheck disable=SC2086
-  "$BIN/stats_bench" ${STATS_BENCH_ARGS:-} || status=1
-fi
 
 exit $status

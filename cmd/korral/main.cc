@@ -75,7 +75,6 @@ int RunApiServer(const korral::apiserver::ApiServerConfig& config, const Compone
     return 1;
   }
   std::vector<std::unique_ptr<korral::cmd::RunningComponent>> running;
-  int exit_code = 0;
   if (components != nullptr) {
     korral::cmd::ServerContext ctx;
     ctx.data_dir = config.data_dir;
@@ -89,21 +88,22 @@ int RunApiServer(const korral::apiserver::ApiServerConfig& config, const Compone
       if (!c.start_in_server) continue;
       auto r = c.start_in_server(ctx);
       if (!r.ok()) {
-        KLOG(Error, "{} failed to start: {}", c.name, r.status().ToString());
-        exit_code = 1;
-        break;
+        // The control plane keeps serving without the failed component (e.g. an agent on a
+        // machine without containerd or root): losing the API because one in-process
+        // component could not start helps nobody. Standalone components still exit non-zero.
+        KLOG(Error, "{} failed to start, continuing without it: {}", c.name,
+             r.status().ToString());
+        continue;
       }
       if (*r) running.push_back(std::move(*r));
     }
   }
-  if (exit_code == 0) {
-    int sig = korral::cmd::WaitForShutdownSignal();
-    KLOG(Info, "received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  }
+  int sig = korral::cmd::WaitForShutdownSignal();
+  KLOG(Info, "received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   for (auto it = running.rbegin(); it != running.rend(); ++it) (*it)->Stop();
   (*server)->Stop();
   KLOG(Info, "stopped");
-  return exit_code;
+  return 0;
 }
 
 void AddServerFlags(CLI::App* cmd, korral::apiserver::ApiServerConfig* c) {

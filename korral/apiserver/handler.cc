@@ -1165,8 +1165,7 @@ http::Response ApiHandler::Handle(http::Request& req) {
   const std::string& path = req.path;
   std::unique_ptr<security::RequestScope> scope;
   if (impl_->options.security) scope = impl_->options.security->Begin(req);
-  bool authenticated =
-      scope || req.client_cert.has_value() || impl_->options.allow_anonymous;
+  bool authenticated = scope || req.client_cert.has_value() || impl_->options.allow_anonymous;
   bool public_path = path == "/version" || path == "/healthz" || path == "/livez" ||
                      path == "/readyz" || path.rfind("/healthz/", 0) == 0 ||
                      path.rfind("/livez/", 0) == 0 || path.rfind("/readyz/", 0) == 0;

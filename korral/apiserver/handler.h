@@ -28,9 +28,9 @@ class SecurityPipeline;
 namespace korral::apiserver {
 
 class Store;
-class NodeProxy;
 class Discovery;
 class MetricsApi;
+class NodeProxy;
 class Metrics;
 class TimerQueue;
 
@@ -40,12 +40,11 @@ struct HandlerOptions {
   // Authentication, impersonation, authorization, admission and audit (security/pipeline.h).
   // Null: only client certificates authenticate and every authenticated user may do anything.
   security::SecurityPipeline* security = nullptr;
+  // pods/log, exec, attach, portforward and nodes/proxy to the kubelets (proxy.h); null: 404.
+  std::shared_ptr<NodeProxy> node_proxy;
   std::chrono::seconds min_request_timeout{1800};
   // How often watches that asked for bookmarks get one.
   std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};
-  // pods/log, pods/exec, pods/attach, pods/portforward and nodes/proxy go to the node's kubelet
-  // through this (proxy.h); null: those subresources answer 400.
-  std::shared_ptr<NodeProxy> node_proxy;
 };
 
 class ApiHandler {
