@@ -124,10 +124,13 @@ class ServerTestCase(unittest.TestCase):
     """A test class with one shared server."""
 
     server = None
+    # Extra `korral server` flags for the whole class (e.g. ["--disable-controller-manager"] for
+    # tests that check exact resourceVersions of objects a controller would also write).
+    server_args = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server().start()
+        cls.server = Server(extra_args=cls.server_args).start()
 
     @classmethod
     def tearDownClass(cls):

@@ -30,6 +30,8 @@ def deployment(name, image="nginx:1.25", replicas=2, labels=None, env=None):
 
 
 class ApplyTest(harness.ServerTestCase):
+    # test_diff checks that `kubectl diff` changes nothing: no deployment controller writes.
+    server_args = ["--disable-controller-manager"]
 
     def write(self, obj):
         f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=self.server.tmp)

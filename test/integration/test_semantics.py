@@ -28,7 +28,8 @@ class SemanticsTest(harness.ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = harness.Server(extra_args=["--etcd-compaction-interval", "1s"]).start()
+        cls.server = harness.Server(
+            extra_args=["--etcd-compaction-interval", "1s", "--disable-controller-manager"]).start()
 
     def req(self, method, path, body=None, headers=None):
         code, _, raw = self.server.request(method, path, body, headers or JSON)
