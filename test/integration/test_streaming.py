@@ -61,6 +61,9 @@ class EchoServer:
 
 
 class StreamingTest(harness.ServerTestCase):
+    # The test writes pod phases itself (no kubelet): no scheduler or controllers may race it.
+    server_args = ["--disable-scheduler", "--disable-controller-manager"]
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
