@@ -735,10 +735,20 @@ struct ApiHandler::Impl {
       if (!out.contains("status")) out["status"] = Json::object();
       Json& conds = out["status"]["conditions"];
       if (!conds.is_array()) conds = Json::array();
-      conds.push_back({{"type", "PodScheduled"},
-                       {"status", "True"},
-                       {"lastProbeTime", nullptr},
-                       {"lastTransitionTime", api::FormatTime(clock->Now())}});
+      // Upstream replaces an existing PodScheduled condition (e.g. False/Unschedulable from an
+      // earlier attempt) rather than adding a second one.
+      Json scheduled = {{"type", "PodScheduled"},
+                        {"status", "True"},
+                        {"lastProbeTime", nullptr},
+                        {"lastTransitionTime", api::FormatTime(clock->Now())}};
+      bool replaced = false;
+      for (Json& c : conds) {
+        if (c.is_object() && c.value("type", "") == "PodScheduled") {
+          c = scheduled;
+          replaced = true;
+        }
+      }
+      if (!replaced) conds.push_back(std::move(scheduled));
       return out;
     };
     // Binding sets spec.nodeName and the PodScheduled condition in one write: the internal

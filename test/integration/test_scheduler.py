@@ -117,6 +117,10 @@ class SchedulerTest(ServerTestCase):
         self.apply(node_manifest("sel-big", cpu="16", labels={"disk": "ssd"}))
         self.assertEqual(self.wait_for(lambda: self.node_of("big"), timeout=30,
                                        what="binding after node add"), "sel-big")
+        # The binding replaced the False condition: exactly one PodScheduled, now True.
+        conds = [c for c in self.pod("big")["status"].get("conditions", [])
+                 if c["type"] == "PodScheduled"]
+        self.assertEqual([c["status"] for c in conds], ["True"], conds)
 
     def test_3_preemption(self):
         # PriorityClass objects are not served yet; use priority 0 against the built-in
