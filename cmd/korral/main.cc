@@ -91,8 +91,7 @@ int RunApiServer(const korral::apiserver::ApiServerConfig& config, const Compone
         // The control plane keeps serving without the failed component (e.g. an agent on a
         // machine without containerd or root): losing the API because one in-process
         // component could not start helps nobody. Standalone components still exit non-zero.
-        KLOG(Error, "{} failed to start, continuing without it: {}", c.name,
-             r.status().ToString());
+        KLOG(Error, "{} failed to start, continuing without it: {}", c.name, r.status().ToString());
         continue;
       }
       if (*r) running.push_back(std::move(*r));

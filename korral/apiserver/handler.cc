@@ -878,8 +878,8 @@ struct ApiHandler::Impl {
       } else if (p.subresource == "finalize" && m == "PUT") {
         return Update(req, *type, p);
       } else if (options.node_proxy && p.group.empty() && p.resource == "pods" &&
-                 (p.subresource == "log" || p.subresource == "exec" ||
-                  p.subresource == "attach" || p.subresource == "portforward")) {
+                 (p.subresource == "log" || p.subresource == "exec" || p.subresource == "attach" ||
+                  p.subresource == "portforward")) {
         return options.node_proxy->PodSubresource(req, p.ns, p.name, p.subresource);
       } else if (options.node_proxy && p.group.empty() && p.resource == "nodes" &&
                  p.subresource == "proxy") {

@@ -548,8 +548,7 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
     return ReallyDelete(type, current->key, current, options.dry_run, retry);
   }
   if (write_hook_) KORRAL_RETURN_IF_ERROR(write_hook_(type, desired, &old, options.dry_run));
-  if (options.dry_run ||
-      (desired == old && !(stale_check_ && stale_check_(current->key)))) {
+  if (options.dry_run || (desired == old && !(stale_check_ && stale_check_(current->key)))) {
     // No-op updates are not written (upstream skips them too), and keep the resourceVersion.
     return ObjectPtr(Snapshot(current->key, current->resource_version, std::move(desired)));
   }

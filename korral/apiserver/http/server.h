@@ -47,7 +47,7 @@ struct Request {
   std::string body;    // whole body (bounded by max_body_bytes)
   std::optional<ClientCertificate> client_cert;  // set when a verified client cert was shown
   std::string client_cert_error;  // a client cert was shown but did not verify: the reason
-  std::string remote_address;                    // "ip:port"
+  std::string remote_address;     // "ip:port"
 
   // First header with this name (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
