@@ -177,8 +177,12 @@ TEST_F(DeploymentTest, RecreateScalesOldToZeroBeforeNew) {
   auto rss = ReplicaSets();
   ASSERT_EQ(rss.size(), 2u);
   for (const Json& rs : rss) {
-    if (Annotation(rs, kRevisionAnnotation) == "1") EXPECT_EQ(rs["spec"]["replicas"], 0);
-    if (Annotation(rs, kRevisionAnnotation) == "2") EXPECT_EQ(rs["spec"]["replicas"], 2);
+    if (Annotation(rs, kRevisionAnnotation) == "1") {
+      EXPECT_EQ(rs["spec"]["replicas"], 0);
+    }
+    if (Annotation(rs, kRevisionAnnotation) == "2") {
+      EXPECT_EQ(rs["spec"]["replicas"], 2);
+    }
   }
   MakeAllReady();
   EXPECT_EQ(Deployment("db")["status"]["updatedReplicas"], 2);

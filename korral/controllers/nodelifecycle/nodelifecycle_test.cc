@@ -87,7 +87,9 @@ class NodeLifecycleTest : public ::testing::Test {
   void Settle() {
     ASSERT_TRUE(env.WaitForCache(Nodes(), "n1"));
     for (const char* p : {"intolerant", "tolerates-30s", "tolerates-forever"}) {
-      if (PodExists(p)) ASSERT_TRUE(env.WaitForCache(Pods(), std::string("default/") + p));
+      if (PodExists(p)) {
+        ASSERT_TRUE(env.WaitForCache(Pods(), std::string("default/") + p));
+      }
     }
   }
 
