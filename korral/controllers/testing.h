@@ -3,6 +3,7 @@
 //
 //   ControllerTestEnv env;                 // FakeClient + FakeClock + informer factory + context
 //   auto c = MyDescriptor().factory(env.ctx);
+//   auto stop = env.StopInformersOnExit();  // after the controller: stops informers first
 //   env.StartInformers();
 //   env.client.Create(...);
 //   ASSERT_TRUE(Eventually([&] { return env.informers->For(ref)->indexer().Size() == 1; }));
@@ -29,6 +30,15 @@ struct ControllerTestEnv {
   ControllerTestEnv();
   ~ControllerTestEnv();
   void StartInformers();
+  // Declare the result right after the controller under test: destroyed first, it stops the
+  // informers so no handler runs into a controller that is being destroyed.
+  //   PodGCController c(env.ctx);
+  //   auto stop = env.StopInformersOnExit();
+  struct InformerStopper {
+    InformerFactory* informers;
+    ~InformerStopper() { informers->Stop(); }
+  };
+  [[nodiscard]] InformerStopper StopInformersOnExit() { return {informers.get()}; }
   // Waits until the informer for `ref` holds the object `key` at (at least) the client's
   // current resourceVersion of that object, or its absence if `present` is false.
   bool WaitForCache(const client::ResourceRef& ref, const std::string& key, bool present = true);

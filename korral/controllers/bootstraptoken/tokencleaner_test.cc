@@ -42,6 +42,7 @@ TEST(TokenCleanerTest, DeletesExpiredTokensWhenTheyExpire) {
           .Create(Secrets(), "kube-system", {{"metadata", {{"name", "other"}}}, {"type", "Opaque"}})
           .ok());
   TokenCleaner c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   env.StartInformers();
   ASSERT_TRUE(Eventually([&] { return c.worker().queue().Len() == 2; }));
   c.worker().ProcessAll();

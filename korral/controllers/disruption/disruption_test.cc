@@ -43,6 +43,8 @@ class DisruptionTest : public ::testing::Test {
   ControllerTestEnv env;
   Json rs;
   std::unique_ptr<DisruptionController> c;
+  // Informers stop before the controller above is destroyed.
+  void TearDown() override { env.informers->Stop(); }
 };
 
 TEST_F(DisruptionTest, MinAvailableAndMaxUnavailable) {

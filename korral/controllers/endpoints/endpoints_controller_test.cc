@@ -39,6 +39,7 @@ Json Service(const std::string& name, Json selector) {
 TEST(EndpointsControllerTest, ReadyAndNotReadyPodsWithPortsByName) {
   ControllerTestEnv env;
   EndpointsController c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   ASSERT_TRUE(env.client.Create(Services(), "default", Service("web", {{"app", "web"}})).ok());
   ASSERT_TRUE(env.client.Create(Pods(), "default", Pod("a", "10.0.0.2", true)).ok());
   ASSERT_TRUE(env.client.Create(Pods(), "default", Pod("b", "10.0.0.1", false)).ok());
@@ -113,6 +114,7 @@ TEST(EndpointsControllerTest, PodsWithoutANamedPortAreLeftOutOfThatPort) {
 TEST(EndpointsControllerTest, SelectorlessServicesAreUntouched) {
   ControllerTestEnv env;
   EndpointsController c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   ASSERT_TRUE(env.client.Create(Services(), "default", Service("ext", nullptr)).ok());
   Json mine = {
       {"metadata", {{"name", "ext"}}},

@@ -39,6 +39,7 @@ std::vector<Json> Slices(ControllerTestEnv& env, const std::string& manager) {
 TEST(EndpointSliceControllerTest, SlicesListPodsWithConditionsAndOwner) {
   ControllerTestEnv env;
   EndpointSliceController c(env.ctx, false);
+  auto stop_informers = env.StopInformersOnExit();
   Json svc = {{"metadata", {{"name", "web"}}},
               {"spec",
                {{"selector", {{"app", "web"}}},
@@ -93,6 +94,7 @@ TEST(EndpointSliceControllerTest, ChunksOf100AndPlaceholder) {
 TEST(EndpointSliceMirroringTest, MirrorsSelectorlessEndpoints) {
   ControllerTestEnv env;
   EndpointSliceController c(env.ctx, true);
+  auto stop_informers = env.StopInformersOnExit();
   ASSERT_TRUE(
       env.client
           .Create(Services(), "default",

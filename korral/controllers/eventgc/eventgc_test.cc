@@ -31,6 +31,7 @@ TEST(EventGCTest, DeletesEventsOlderThanTheTtl) {
                            {"series", {{"lastObservedTime", at(std::chrono::minutes(1))}}}})
                   .ok());
   EventGCController c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   auto n = c.Gc();
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 1);

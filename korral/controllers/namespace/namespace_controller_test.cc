@@ -51,6 +51,8 @@ class NamespaceControllerTest : public ::testing::Test {
 
   ControllerTestEnv env;
   std::unique_ptr<NamespaceController> controller;
+  // Informers stop before the controller above is destroyed.
+  void TearDown() override { env.informers->Stop(); }
 };
 
 TEST_F(NamespaceControllerTest, DeletesAllContentThenRemovesTheFinalizer) {

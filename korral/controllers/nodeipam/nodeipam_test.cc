@@ -30,6 +30,7 @@ TEST(NodeIpamTest, AllocatesDistinctCidrsSkippingUsedOnes) {
   ASSERT_TRUE(env.client.Create(Nodes(), "", {{"metadata", {{"name", "a"}}}}).ok());
   ASSERT_TRUE(env.client.Create(Nodes(), "", {{"metadata", {{"name", "b"}}}}).ok());
   auto c = NodeIpamController::New(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   ASSERT_TRUE(c.ok());
   env.StartInformers();
   ASSERT_TRUE(Eventually([&] { return (*c)->worker().queue().Len() == 3; }));

@@ -95,6 +95,8 @@ class NodeLifecycleTest : public ::testing::Test {
 
   ControllerTestEnv env;
   std::unique_ptr<NodeLifecycleController> c;
+  // Informers stop before the controller above is destroyed.
+  void TearDown() override { env.informers->Stop(); }
 };
 
 TEST_F(NodeLifecycleTest, SilentNodeIsTaintedAndPodsEvictedAfterTolerationThenUntainted) {

@@ -31,6 +31,7 @@ TEST(PodGCTest, TerminatedOverThresholdOldestFirst) {
   }
   ASSERT_TRUE(env.client.Create(Pods(), "default", Pod("running", "n", "Running")).ok());
   PodGCController c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   env.StartInformers();
   ASSERT_TRUE(c.Gc().ok());
   EXPECT_FALSE(env.client.Get(Pods(), "default", "done0").ok());
@@ -46,6 +47,7 @@ TEST(PodGCTest, PodsOnMissingNodesAfterQuarantine) {
   ASSERT_TRUE(env.client.Create(Pods(), "default", Pod("orphan", "gone", "Running")).ok());
   ASSERT_TRUE(env.client.Create(Pods(), "default", Pod("fine", "alive", "Running")).ok());
   PodGCController c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   env.StartInformers();
   ASSERT_TRUE(c.Gc().ok());
   EXPECT_TRUE(env.client.Get(Pods(), "default", "orphan").ok());  // quarantined
@@ -69,6 +71,7 @@ TEST(PodGCTest, UnscheduledTerminatingPodsAreForceDeleted) {
   ASSERT_TRUE(env.client.Create(Pods(), "default", p).ok());
   ASSERT_TRUE(env.client.Create(Pods(), "default", Pod("pending", "", "Pending")).ok());
   PodGCController c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   env.StartInformers();
   ASSERT_TRUE(c.Gc().ok());
   EXPECT_FALSE(env.client.Get(Pods(), "default", "stuck").ok());

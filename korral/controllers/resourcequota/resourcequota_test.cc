@@ -55,6 +55,7 @@ TEST(ResourceQuotaTest, ComputesUsed) {
                                {"example.com/unknown", "1"}}}}}})
                   .ok());
   ResourceQuotaController c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   env.StartInformers();
   ASSERT_TRUE(Eventually([&] {
     c.worker().ProcessAll();

@@ -15,6 +15,7 @@ TEST(RootCACertPublisherTest, PublishesRestoresAndRecreates) {
   ASSERT_TRUE(
       env.client.Create(client::resources::Namespaces(), "", {{"metadata", {{"name", "a"}}}}).ok());
   RootCACertPublisher c(env.ctx, "PEM");
+  auto stop_informers = env.StopInformersOnExit();
   env.StartInformers();
   ASSERT_TRUE(Eventually([&] { return c.worker().queue().Len() == 1; }));
   c.worker().ProcessAll();
@@ -39,6 +40,7 @@ TEST(RootCACertPublisherTest, PublishesRestoresAndRecreates) {
 TEST(RootCACertPublisherTest, NotStartedWithoutARootCA) {
   ControllerTestEnv env;
   auto c = RootCACertPublisherDescriptor().factory(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(*c, nullptr);
   env.ctx.options.root_ca_file = "/nonexistent/ca.crt";

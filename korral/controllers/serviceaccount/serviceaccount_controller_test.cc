@@ -21,6 +21,7 @@ TEST(ServiceAccountControllerTest, CreatesDefaultInActiveNamespacesAndRecreatesI
                    {"status", {{"phase", "Terminating"}}}})
           .ok());
   ServiceAccountController c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
   env.StartInformers();
   ASSERT_TRUE(Eventually([&] { return c.worker().queue().Len() == 2; }));
   EXPECT_EQ(c.worker().ProcessAll(), 2);
