@@ -395,14 +395,17 @@ v1::PodSandboxConfig Kubelet::Impl::SandboxConfig(const Json& pod, uint32_t atte
     }
   }
   auto& labels = *sb.mutable_labels();
-  for (auto& [k, v] : md.value("labels", Json::object()).items()) {
+  // value() returns a copy: keep it alive for the loop (items() only references it).
+  const Json pod_labels = md.value("labels", Json::object());
+  for (auto& [k, v] : pod_labels.items()) {
     if (v.is_string()) labels[k] = v.get<std::string>();
   }
   labels[cri::kPodNameLabel] = name;
   labels[cri::kPodNamespaceLabel] = ns;
   labels[cri::kPodUidLabel] = uid;
   auto& ann = *sb.mutable_annotations();
-  for (auto& [k, v] : md.value("annotations", Json::object()).items()) {
+  const Json pod_annotations = md.value("annotations", Json::object());
+  for (auto& [k, v] : pod_annotations.items()) {
     if (v.is_string()) ann[k] = v.get<std::string>();
   }
   auto* linux = sb.mutable_linux();

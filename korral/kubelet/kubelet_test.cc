@@ -89,6 +89,25 @@ TEST_F(KubeletTest, PodRunsWithStatus) {
   EXPECT_EQ(runtime_.Calls("PullImage"), 1);
 }
 
+// Pod labels and annotations reach the sandbox (regression: they were iterated from a
+// destroyed temporary, which crashed the agent on the first labelled pod, e.g. `kubectl run`).
+TEST_F(KubeletTest, SandboxCarriesPodLabelsAndAnnotations) {
+  Json pod = MakePod("labelled");
+  for (int i = 0; i < 20; ++i) {
+    pod["metadata"]["labels"]["label-" + std::to_string(i)] = "value-" + std::to_string(i);
+    pod["metadata"]["annotations"]["note-" + std::to_string(i)] = std::string(64, 'x');
+  }
+  ASSERT_TRUE(client_.Create(Pods(), "default", pod).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("labelled") == "Running"; }));
+  auto sbs = runtime_.ListPodSandbox(cri::v1::PodSandboxFilter());
+  ASSERT_TRUE(sbs.ok());
+  ASSERT_EQ(sbs->size(), 1u);
+  const auto& sb = (*sbs)[0];
+  EXPECT_EQ(sb.labels().at("label-7"), "value-7");
+  EXPECT_EQ(sb.labels().at("io.kubernetes.pod.name"), "labelled");
+  EXPECT_EQ(sb.annotations().at("note-19"), std::string(64, 'x'));
+}
+
 TEST_F(KubeletTest, ImagePresentIsNotPulledWithIfNotPresent) {
   runtime_.AddImage("busybox:1.0");
   ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("p")).ok());
