@@ -161,12 +161,14 @@ void Cache::UpdateSnapshot(Snapshot& s) {
           info = std::make_shared<NodeInfo>(*nodes_[name]);
         }
         index[name] = nodes.size();
+        info->snapshot_index = static_cast<int32_t>(nodes.size());
         nodes.push_back(std::move(info));
       }
       if (!any) break;
     }
     s.nodes_ = std::move(nodes);
     s.index_ = std::move(index);
+    s.NodeListChanged();
     s.image_nodes_.clear();
     for (const auto& n : s.nodes_) {
       for (const auto& [img, size] : n->node()->images) s.image_nodes_[img]++;
@@ -182,6 +184,8 @@ void Cache::UpdateSnapshot(Snapshot& s) {
       bool had_aff = !slot->pods_with_affinity().empty();
       bool had_anti = !slot->pods_with_required_anti_affinity().empty();
       slot = std::make_shared<NodeInfo>(*it->second);
+      slot->snapshot_index = static_cast<int32_t>(old->second);
+      s.NodeChanged(slot->snapshot_index);
       if (had_aff != !slot->pods_with_affinity().empty() ||
           had_anti != !slot->pods_with_required_anti_affinity().empty() || had_aff || had_anti) {
         affinity_lists_changed = true;

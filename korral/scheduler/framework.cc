@@ -23,6 +23,13 @@ std::shared_ptr<StateData> CycleState::Read(const std::string& key) const {
   return nullptr;
 }
 
+StateData* CycleState::Get(const std::string& key) const {
+  for (const auto& [k, v] : data_) {
+    if (k == key) return v.get();
+  }
+  return nullptr;
+}
+
 void CycleState::Write(const std::string& key, std::shared_ptr<StateData> data) {
   for (auto& [k, v] : data_) {
     if (k == key) {
@@ -37,6 +44,8 @@ CycleState CycleState::Clone() const {
   CycleState c;
   c.skip_filter_plugins = skip_filter_plugins;
   c.skip_score_plugins = skip_score_plugins;
+  c.skip_filter_mask = skip_filter_mask;
+  c.skip_filter_mask_valid = skip_filter_mask_valid;
   for (const auto& [k, v] : data_) c.data_.emplace_back(k, v ? v->Clone() : nullptr);
   return c;
 }
@@ -230,6 +239,10 @@ absl::StatusOr<std::unique_ptr<Framework>> Framework::New(const Registry& regist
   }
   if (!fw->queue_sort_) return Invalid("no queue sort plugin is enabled");
   if (fw->bind_.empty()) return Invalid("at least one bind plugin is needed");
+  if (fw->filter_.size() > 64) return Invalid("at most 64 filter plugins are supported");
+  for (auto* p : fw->pre_filter_) fw->pre_filter_names_.push_back(p->Name());
+  for (auto* p : fw->filter_) fw->filter_names_.push_back(p->Name());
+  for (auto& [p, w] : fw->score_) fw->score_names_.push_back(p->Name());
   for (const auto& [name, args] : config.plugin_config) {
     if (!registry.count(name)) return Invalid(fmt::format("plugin \"{}\" does not exist", name));
   }
@@ -274,14 +287,17 @@ bool Framework::Less(const QueuedPodInfo& a, const QueuedPodInfo& b) const {
 
 Status Framework::RunPreFilterPlugins(CycleState& state, const PodInfo& pod,
                                       PreFilterResult* result) {
-  for (auto* p : pre_filter_) {
+  state.skip_filter_mask_valid = false;
+  for (size_t i = 0; i < pre_filter_.size(); ++i) {
+    PreFilterPlugin* p = pre_filter_[i];
+    const std::string& name = pre_filter_names_[i];
     PreFilterResult r;
     Status s = p->PreFilter(state, pod, &r);
     if (s.IsSkip()) {
-      state.skip_filter_plugins.insert(p->Name());
+      state.skip_filter_plugins.insert(name);
       continue;
     }
-    if (!s.IsSuccess()) return s.WithPlugin(p->Name());
+    if (!s.IsSuccess()) return s.WithPlugin(name);
     if (r.node_names) {
       if (!result->node_names) {
         result->node_names = std::move(r.node_names);
@@ -294,11 +310,16 @@ Status Framework::RunPreFilterPlugins(CycleState& state, const PodInfo& pod,
       }
       if (result->node_names->empty()) {
         return Status(Code::kUnschedulableAndUnresolvable,
-                      "node(s) didn't satisfy plugin(s) [" + p->Name() + "] simultaneously")
-            .WithPlugin(p->Name());
+                      "node(s) didn't satisfy plugin(s) [" + name + "] simultaneously")
+            .WithPlugin(name);
       }
     }
   }
+  state.skip_filter_mask = 0;
+  for (size_t i = 0; i < filter_.size(); ++i) {
+    if (state.skip_filter_plugins.count(filter_names_[i])) state.skip_filter_mask |= 1ULL << i;
+  }
+  state.skip_filter_mask_valid = true;
   return {};
 }
 
@@ -325,12 +346,17 @@ Status Framework::RunPreFilterExtensionRemovePod(CycleState& state, const PodInf
 
 Status Framework::RunFilterPlugins(const CycleState& state, const PodInfo& pod,
                                    const NodeInfo& node) {
-  for (auto* p : filter_) {
-    if (!state.skip_filter_plugins.empty() && state.skip_filter_plugins.count(p->Name())) continue;
-    Status s = p->Filter(state, pod, node);
+  for (size_t i = 0; i < filter_.size(); ++i) {
+    if (state.skip_filter_mask_valid) {
+      if (state.skip_filter_mask & (1ULL << i)) continue;
+    } else if (!state.skip_filter_plugins.empty() &&
+               state.skip_filter_plugins.count(filter_names_[i])) {
+      continue;
+    }
+    Status s = filter_[i]->Filter(state, pod, node);
     if (!s.IsSuccess()) {
       if (!s.IsRejected() && s.code() != Code::kError) continue;
-      return s.WithPlugin(p->Name());
+      return s.WithPlugin(filter_names_[i]);
     }
   }
   return {};
@@ -339,7 +365,7 @@ Status Framework::RunFilterPlugins(const CycleState& state, const PodInfo& pod,
 Status Framework::RunFilterPluginsWithNominatedPods(CycleState& state, const PodInfo& pod,
                                                     const NodeInfo& node) {
   std::vector<PodInfoPtr> nominated;
-  if (handle_) {
+  if (handle_ && handle_->HasNominatedPods()) {
     for (auto& np : handle_->NominatedPodsForNode(node.name())) {
       if (np->key != pod.key && np->priority >= pod.priority) nominated.push_back(np);
     }
@@ -387,8 +413,11 @@ Status Framework::RunScorePlugins(CycleState& state, const PodInfo& pod,
                                   std::vector<int64_t>* totals) {
   totals->assign(nodes.size(), 0);
   std::vector<NodeScore> scores(nodes.size());
-  for (auto& [p, weight] : score_) {
-    if (state.skip_score_plugins.count(p->Name())) continue;
+  for (size_t pi = 0; pi < score_.size(); ++pi) {
+    ScorePlugin* p = score_[pi].first;
+    int32_t weight = score_[pi].second;
+    const std::string& name = score_names_[pi];
+    if (state.skip_score_plugins.count(name)) continue;
     for (size_t i = 0; i < nodes.size(); ++i) {
       scores[i].node = nodes[i];
       scores[i].score = 0;

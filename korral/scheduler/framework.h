@@ -85,11 +85,18 @@ class StateData {
 class CycleState {
  public:
   std::shared_ptr<StateData> Read(const std::string& key) const;
+  // Read() without the shared_ptr copy (hot per-node paths); valid while the state holds it.
+  StateData* Get(const std::string& key) const;
   void Write(const std::string& key, std::shared_ptr<StateData> data);
   CycleState Clone() const;
 
   std::set<std::string> skip_filter_plugins;
   std::set<std::string> skip_score_plugins;
+  // skip_filter_plugins as a bit per filter plugin index of the Framework that ran PreFilter
+  // (valid once that framework's RunPreFilterPlugins has run; the per-node filter loop uses it
+  // instead of string lookups).
+  uint64_t skip_filter_mask = 0;
+  bool skip_filter_mask_valid = false;
 
  private:
   std::vector<std::pair<std::string, std::shared_ptr<StateData>>> data_;
@@ -169,6 +176,8 @@ class Handle {
   virtual const Snapshot& snapshot() const = 0;
   // Pods nominated to run on `node` (preemptors waiting for victims to go).
   virtual std::vector<PodInfoPtr> NominatedPodsForNode(const std::string& node) const = 0;
+  // False when no pod is nominated to any node (lets the per-node filter loop skip the lookup).
+  virtual bool HasNominatedPods() const { return true; }
   virtual std::vector<PdbInfo> Pdbs() const = 0;
   // Selectors of the Services/ReplicaSets/StatefulSets/ReplicationControllers selecting `pod`
   // (for PodTopologySpread's system default constraints).
@@ -340,6 +349,10 @@ class Framework {
   std::vector<PreBindPlugin*> pre_bind_;
   std::vector<BindPlugin*> bind_;
   std::vector<PostBindPlugin*> post_bind_;
+  // Plugin names, cached (Name() builds a std::string on every call).
+  std::vector<std::string> pre_filter_names_;
+  std::vector<std::string> filter_names_;
+  std::vector<std::string> score_names_;
 };
 
 // Upstream's DefaultNormalizeScore: scales to [0, max_priority] by the highest score; reversed

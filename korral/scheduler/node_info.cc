@@ -1,6 +1,7 @@
 #include "korral/scheduler/node_info.h"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 
 namespace korral::scheduler {
@@ -88,6 +89,64 @@ const Labels* Snapshot::NamespaceLabels(const std::string& ns) const {
   return it == namespaces_->end() ? nullptr : &it->second;
 }
 
+TopologyIndexPtr Snapshot::Topology(const std::string& key) const {
+  std::lock_guard l(*topology_mu_);
+  auto& slot = topology_[key];
+  if (slot && slot->domain_of.size() == nodes_.size()) return slot;
+  auto idx = std::make_shared<TopologyIndex>();
+  idx->key = key;
+  idx->domain_of.resize(nodes_.size(), -1);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const NodeInfo& n = *nodes_[i];
+    if (!n.node()) continue;
+    const std::string* v = LabelValue(n.node()->labels, key);
+    if (!v) continue;
+    auto [it, inserted] = idx->ids.emplace(*v, static_cast<int32_t>(idx->values.size()));
+    if (inserted) idx->values.push_back(*v);
+    idx->domain_of[i] = it->second;
+  }
+  slot = idx;
+  return slot;
+}
+
+int32_t Snapshot::DomainOfSlow(const TopologyIndex& index, const NodeInfo& node) const {
+  if (!node.node()) return -1;
+  const std::string* v = LabelValue(node.node()->labels, index.key);
+  return v ? index.Id(*v) : -1;
+}
+
+int64_t Snapshot::NextEpoch() {
+  static std::atomic<int64_t> next{1};
+  return next.fetch_add(1);
+}
+
+void Snapshot::NodeListChanged() {
+  epoch_ = NextEpoch();
+  change_log_.clear();
+  change_log_begin_ = 0;
+  ResetTopology();
+}
+
+void Snapshot::NodeChanged(int32_t index) {
+  constexpr size_t kMaxLog = 16384;
+  if (change_log_.size() >= kMaxLog) {
+    change_log_begin_ += static_cast<int64_t>(change_log_.size());
+    change_log_.clear();
+  }
+  change_log_.push_back(index);
+}
+
+bool Snapshot::ChangedSince(int64_t seq, std::vector<int32_t>* out) const {
+  if (seq < change_log_begin_ || seq > change_seq()) return false;
+  out->insert(out->end(), change_log_.begin() + (seq - change_log_begin_), change_log_.end());
+  return true;
+}
+
+void Snapshot::ResetTopology() {
+  std::lock_guard l(*topology_mu_);
+  topology_.clear();
+}
+
 int InternMemoKey(const std::string& key) {
   static std::mutex mu;
   static std::unordered_map<std::string, int> ids;
@@ -118,6 +177,7 @@ std::shared_ptr<Snapshot> NewSnapshot(const std::vector<NodePtr>& nodes,
   for (const auto& n : nodes) {
     s->index_[n->name] = s->nodes_.size();
     s->nodes_.push_back(std::make_shared<NodeInfo>(n));
+    s->nodes_.back()->snapshot_index = static_cast<int32_t>(s->nodes_.size() - 1);
     for (const auto& [img, size] : n->images) s->image_nodes_[img]++;
   }
   for (const auto& p : pods) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,10 +21,19 @@ namespace korral::scheduler {
 class NodeInfo {
  public:
   NodeInfo() = default;
-  explicit NodeInfo(NodePtr node) : node_(std::move(node)) {}
+  explicit NodeInfo(NodePtr node) { SetNode(std::move(node)); }
 
   const NodePtr& node() const { return node_; }
-  void SetNode(NodePtr node) { node_ = std::move(node); }
+  void SetNode(NodePtr node) {
+    node_ = std::move(node);
+    unschedulable_ = node_ && node_->unschedulable;
+    has_taints_ = node_ && !node_->taints.empty();
+    allocatable_ = node_ ? node_->allocatable : Resource{};
+  }
+  // Copies of the node's fields the per-node filters read, so they need not touch the Node.
+  bool unschedulable() const { return unschedulable_; }
+  bool has_taints() const { return has_taints_; }
+  const Resource& allocatable() const { return allocatable_; }
   const std::string& name() const;
 
   void AddPod(const PodInfoPtr& pod);
@@ -42,6 +52,9 @@ class NodeInfo {
   bool PortConflicts(const HostPort& port) const;
 
   int64_t generation = 0;
+  // Position in the snapshot that holds this NodeInfo (-1 outside a snapshot); copies keep it,
+  // and Snapshot::DomainOf checks that it still refers to the same node.
+  int32_t snapshot_index = -1;
 
   // Memoized per-node results of plugins (e.g. "pods matching selector S in namespace N"), keyed
   // by an interned id. Only snapshot NodeInfos (owned by the scheduling thread) use it; any
@@ -60,6 +73,9 @@ class NodeInfo {
 
  private:
   NodePtr node_;
+  bool unschedulable_ = false;
+  bool has_taints_ = false;
+  Resource allocatable_;
   std::vector<PodInfoPtr> pods_;
   std::vector<PodInfoPtr> pods_with_affinity_;
   std::vector<PodInfoPtr> pods_with_required_anti_affinity_;
@@ -69,6 +85,23 @@ class NodeInfo {
   std::vector<HostPort> used_ports_;
 };
 using NodeInfoPtr = std::shared_ptr<NodeInfo>;
+
+// The domains of one topology key over a snapshot's nodes: a dense id per distinct label value
+// and each node's id (-1 when the node lacks the label). Built lazily per key and per node list,
+// so plugins count per (key, value) pair in flat arrays instead of hashing strings per node.
+struct TopologyIndex {
+  std::string key;
+  std::vector<int32_t> domain_of;   // by snapshot node index
+  std::vector<std::string> values;  // id -> label value
+  std::unordered_map<std::string, int32_t> ids;
+  // Id of `value`, -1 if no node of the snapshot has it.
+  int32_t Id(const std::string& value) const {
+    auto it = ids.find(value);
+    return it == ids.end() ? -1 : it->second;
+  }
+  size_t NumDomains() const { return values.size(); }
+};
+using TopologyIndexPtr = std::shared_ptr<const TopologyIndex>;
 
 // A consistent view of the cluster for one scheduling cycle. Read-only during the cycle.
 class Snapshot {
@@ -84,6 +117,28 @@ class Snapshot {
   int NodesWithImage(const std::string& image) const;
   // Labels of namespace `ns` (null if unknown).
   const Labels* NamespaceLabels(const std::string& ns) const;
+  // Identity of the node list: new for every snapshot object and every rebuild of its node list.
+  int64_t epoch() const { return epoch_; }
+  // Sequence number of the next per-node change within the epoch.
+  int64_t change_seq() const {
+    return change_log_begin_ + static_cast<int64_t>(change_log_.size());
+  }
+  // Appends the snapshot indices of the nodes whose NodeInfo was replaced since `seq` (same
+  // epoch) to `out`; false when that is no longer known (log trimmed).
+  bool ChangedSince(int64_t seq, std::vector<int32_t>* out) const;
+  // The domains of `key` (built on first use; rebuilt after the node list changes). Thread-safe.
+  TopologyIndexPtr Topology(const std::string& key) const;
+  // Domain id of `node` in `index` (-1 without the label): by position when `node` is (a copy of)
+  // one of this snapshot's nodes, else by its label value.
+  int32_t DomainOf(const TopologyIndex& index, const NodeInfo& node) const {
+    int32_t i = node.snapshot_index;
+    if (i >= 0 && static_cast<size_t>(i) < index.domain_of.size() &&
+        static_cast<size_t>(i) < nodes_.size() &&
+        (nodes_[i].get() == &node || nodes_[i]->node() == node.node())) {
+      return index.domain_of[i];
+    }
+    return DomainOfSlow(index, node);
+  }
 
  private:
   friend class Cache;
@@ -96,6 +151,16 @@ class Snapshot {
   std::unordered_map<std::string, int> image_nodes_;
   std::shared_ptr<const std::unordered_map<std::string, Labels>> namespaces_;
   int64_t generation_ = 0;
+  int32_t DomainOfSlow(const TopologyIndex& index, const NodeInfo& node) const;
+  static int64_t NextEpoch();
+  void NodeListChanged();
+  void NodeChanged(int32_t index);
+  int64_t epoch_ = NextEpoch();
+  std::vector<int32_t> change_log_;
+  int64_t change_log_begin_ = 0;
+  void ResetTopology();
+  std::shared_ptr<std::mutex> topology_mu_ = std::make_shared<std::mutex>();
+  mutable std::unordered_map<std::string, TopologyIndexPtr> topology_;
 };
 
 // Interns a memo key (process-wide, thread-safe) for NodeInfo::memo.

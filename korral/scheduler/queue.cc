@@ -65,6 +65,7 @@ void SchedulingQueue::Add(const PodInfoPtr& pod) {
   if (!pod->nominated_node_name.empty()) {
     nominated_[pod->key] = {pod->nominated_node_name, pod};
     nominated_by_node_[pod->nominated_node_name].push_back(pod->key);
+    nominated_count_.store(nominated_.size(), std::memory_order_relaxed);
   }
 }
 
@@ -135,6 +136,7 @@ void SchedulingQueue::Delete(const std::string& key) {
     auto& v = nominated_by_node_[nit->second.first];
     v.erase(std::remove(v.begin(), v.end(), key), v.end());
     nominated_.erase(nit);
+    nominated_count_.store(nominated_.size(), std::memory_order_relaxed);
   }
 }
 
@@ -263,6 +265,7 @@ void SchedulingQueue::AddNominatedPod(const PodInfoPtr& pod, const std::string& 
   }
   nominated_[pod->key] = {node, pod};
   nominated_by_node_[node].push_back(pod->key);
+  nominated_count_.store(nominated_.size(), std::memory_order_relaxed);
 }
 
 void SchedulingQueue::DeleteNominatedPodIfExists(const std::string& key) {
@@ -272,6 +275,7 @@ void SchedulingQueue::DeleteNominatedPodIfExists(const std::string& key) {
   auto& v = nominated_by_node_[nit->second.first];
   v.erase(std::remove(v.begin(), v.end(), key), v.end());
   nominated_.erase(nit);
+  nominated_count_.store(nominated_.size(), std::memory_order_relaxed);
 }
 
 std::vector<PodInfoPtr> SchedulingQueue::NominatedPodsForNode(const std::string& node) const {

@@ -13,6 +13,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -71,6 +72,7 @@ class SchedulingQueue {
   void AddNominatedPod(const PodInfoPtr& pod, const std::string& node);
   void DeleteNominatedPodIfExists(const std::string& key);
   std::vector<PodInfoPtr> NominatedPodsForNode(const std::string& node) const;
+  bool HasNominatedPods() const { return nominated_count_.load(std::memory_order_relaxed) != 0; }
 
   struct Counts {
     size_t active = 0, backoff = 0, unschedulable = 0, gated = 0;
@@ -116,6 +118,7 @@ class SchedulingQueue {
   std::set<std::string> deleted_in_flight_;  // deleted while being scheduled: not re-queued
   std::unordered_map<std::string, std::pair<std::string, PodInfoPtr>> nominated_;  // key -> node
   std::unordered_map<std::string, std::vector<std::string>> nominated_by_node_;
+  std::atomic<size_t> nominated_count_{0};  // nominated_.size(), read without the lock
 };
 
 }  // namespace korral::scheduler

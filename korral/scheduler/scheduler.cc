@@ -196,6 +196,14 @@ std::vector<PodInfoPtr> Scheduler::NominatedPodsForNode(const std::string& node)
   return queue_->NominatedPodsForNode(node);
 }
 
+std::string Scheduler::RenderMetrics() {
+  auto c = queue_->Len();
+  metrics_.SetPending(c.active, c.backoff, c.unschedulable, c.gated);
+  return metrics_.Render();
+}
+
+bool Scheduler::HasNominatedPods() const { return queue_->HasNominatedPods(); }
+
 std::vector<PdbInfo> Scheduler::Pdbs() const {
   std::lock_guard l(pdb_mu_);
   std::vector<PdbInfo> out;

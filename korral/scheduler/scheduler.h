@@ -90,11 +90,14 @@ class Scheduler : public Handle {
   Cache& cache() { return cache_; }
   SchedulingQueue& queue() { return *queue_; }
   Metrics& metrics() { return metrics_; }
+  // The Prometheus text of metrics(), with scheduler_pending_pods read from the queue now.
+  std::string RenderMetrics();
   Framework* Profile(const std::string& scheduler_name);
 
   // Handle.
   const Snapshot& snapshot() const override { return *snapshot_; }
   std::vector<PodInfoPtr> NominatedPodsForNode(const std::string& node) const override;
+  bool HasNominatedPods() const override;
   std::vector<PdbInfo> Pdbs() const override;
   std::vector<LabelSelector> DefaultSpreadSelectors(const PodInfo& pod) const override;
   Framework* FrameworkFor(const PodInfo& pod) override { return Profile(pod.scheduler_name); }

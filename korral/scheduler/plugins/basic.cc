@@ -56,7 +56,7 @@ class NodeUnschedulable : public FilterPlugin {
  public:
   std::string Name() const override { return "NodeUnschedulable"; }
   Status Filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) override {
-    if (!node.node()->unschedulable) return {};
+    if (!node.unschedulable()) return {};
     Taint t{"node.kubernetes.io/unschedulable", "", "NoSchedule"};
     if (TolerationsTolerate(pod.tolerations, t)) return {};
     return Status(Code::kUnschedulableAndUnresolvable, kErrReasonUnschedulable);
@@ -93,6 +93,7 @@ class TaintToleration : public FilterPlugin, public PreScorePlugin, public Score
  public:
   std::string Name() const override { return "TaintToleration"; }
   Status Filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) override {
+    if (!node.has_taints()) return {};
     for (const auto& t : node.node()->taints) {
       if (t.effect != "NoSchedule" && t.effect != "NoExecute") continue;
       if (TolerationsTolerate(pod.tolerations, t)) continue;
@@ -111,6 +112,10 @@ class TaintToleration : public FilterPlugin, public PreScorePlugin, public Score
   }
   Status Score(const CycleState& state, const PodInfo&, const NodeInfo& node,
                int64_t* score) override {
+    if (!node.has_taints()) {
+      *score = 0;
+      return {};
+    }
     auto s = std::static_pointer_cast<TaintState>(state.Read(Name()));
     int64_t n = 0;
     for (const auto& t : node.node()->taints) {
@@ -231,6 +236,7 @@ class ImageLocality : public ScorePlugin {
     int total = static_cast<int>(std::max<size_t>(1, snap.NumNodes()));
     int64_t sum = 0;
     for (const auto& img : pod.images) {
+      if (snap.NodesWithImage(img) == 0) continue;  // no node has it (skips the Node lookup)
       int64_t size = node.node()->ImageSize(img);
       if (size < 0) continue;
       double spread = static_cast<double>(snap.NodesWithImage(img)) / total;

@@ -28,7 +28,7 @@ struct ShapePoint {
 // allocatable and requested (with the pod) of one resource on one node; false to skip it.
 bool AllocatableRequested(const NodeInfo& node, const PodInfo& pod, const std::string& name,
                           bool use_requested, int64_t* alloc, int64_t* req) {
-  const Resource& a = node.node()->allocatable;
+  const Resource& a = node.allocatable();
   if (name == "cpu") {
     *alloc = a.milli_cpu;
     *req = use_requested ? node.requested().milli_cpu + pod.requests.milli_cpu
@@ -88,7 +88,7 @@ class Fit : public PreFilterPlugin, public FilterPlugin, public ScorePlugin {
 
   Status Filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) override {
     std::vector<std::string> reasons;
-    const Resource& alloc = node.node()->allocatable;
+    const Resource& alloc = node.allocatable();
     const Resource& used = node.requested();
     if (static_cast<int64_t>(node.pods().size()) + 1 > alloc.allowed_pods) {
       reasons.push_back(kErrReasonTooManyPods);
