@@ -229,7 +229,17 @@ class KubeletServerImpl : public KubeletServer {
 
  private:
   http::Response Serve(http::Request& req) {
-    if (absl::Status s = options_.authorize(req); !s.ok()) return StatusResponse(s);
+    if (absl::Status s = options_.authorize(req); !s.ok()) {
+      // As upstream's kubelet: plain-text "Unauthorized" / "Forbidden (user=..., ...)".
+      switch (s.code()) {
+        case absl::StatusCode::kUnauthenticated:
+          return Text(401, "Unauthorized");
+        case absl::StatusCode::kPermissionDenied:
+          return Text(403, std::string(StatusMessage(s)));
+        default:
+          return Text(500, std::string(StatusMessage(s)));
+      }
+    }
     const std::string& path = req.path;
     if (path == "/healthz") return Text(200, "ok");
     auto seg = Split(path);

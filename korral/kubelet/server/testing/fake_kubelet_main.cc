@@ -1,21 +1,28 @@
 // fake_kubelet: the kubelet server with FakeBackend, for integration tests.
 //
 //   fake_kubelet --data-dir <korral server data dir> --log-dir DIR [--port N]
+//                [--kubeconfig F --node-name NODE]
 //
 // Signs its serving certificate with the cluster CA in <data-dir>/tls, trusts that CA for
 // client certificates, prints "PORT <n>" once serving and runs until SIGTERM/SIGINT.
+// With --kubeconfig, requests are authenticated and authorized through that API server
+// (TokenReview / SubjectAccessReview on nodes/NODE, korral/kubelet/server/auth.h) as the real
+// agent does; without it any verified client certificate is allowed.
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "korral/base/status.h"
+#include "korral/client/kubeconfig.h"
+#include "korral/client/rest.h"
+#include "korral/kubelet/server/auth.h"
 #include "korral/kubelet/server/server.h"
 #include "korral/kubelet/server/testing/fake_backend.h"
 #include "korral/pki/pki.h"
 
 int main(int argc, char** argv) {
-  std::string data_dir, log_dir;
+  std::string data_dir, log_dir, kubeconfig, node_name = "fake-node";
   int port = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -23,6 +30,10 @@ int main(int argc, char** argv) {
       data_dir = argv[i + 1];
     } else if (flag == "--log-dir") {
       log_dir = argv[i + 1];
+    } else if (flag == "--kubeconfig") {
+      kubeconfig = argv[i + 1];
+    } else if (flag == "--node-name") {
+      node_name = argv[i + 1];
     } else if (flag == "--port") {
       port = std::atoi(argv[i + 1]);
     } else {
@@ -64,6 +75,22 @@ int main(int argc, char** argv) {
   o.key_pem = serving->key_pem;
   o.client_ca_pem = pki->ca.cert_pem;
   o.backend = &backend;
+  std::unique_ptr<korral::client::RestClient> client;
+  if (!kubeconfig.empty()) {
+    auto rc = korral::client::LoadKubeconfig(kubeconfig);
+    if (rc.ok()) {
+      auto c = korral::client::RestClient::New(*rc);
+      if (c.ok()) client = std::move(*c);
+    }
+    if (!client) {
+      std::fprintf(stderr, "cannot load kubeconfig %s\n", kubeconfig.c_str());
+      return 1;
+    }
+    korral::kubelet::server::ApiAuthOptions ao;
+    ao.client = client.get();
+    ao.node_name = node_name;
+    o.authorize = korral::kubelet::server::NewApiAuthorizer(ao);
+  }
   auto server = korral::kubelet::server::NewKubeletServer(o);
   if (auto s = server->Start(); !s.ok()) {
     std::fprintf(stderr, "cannot start: %s\n", std::string(korral::StatusMessage(s)).c_str());
