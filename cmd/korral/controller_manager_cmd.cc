@@ -42,6 +42,7 @@ struct Settings {
   std::string event_ttl = "1h", node_monitor_grace_period = "40s", node_monitor_period = "5s",
               node_startup_grace_period = "1m", resource_quota_sync_period = "5m",
               namespace_sync_period = "5m";
+  std::string cluster_signing_duration = "8760h";
   kc::ControllerOptions options;
   std::vector<std::string> server_args;  // --kube-controller-manager-arg (server only)
 };
@@ -98,6 +99,13 @@ void AddOptions(CLI::App* cmd, Settings* s) {
       ->capture_default_str();
   cmd->add_option("--root-ca-file", o.root_ca_file,
                   "CA bundle published as kube-root-ca.crt in every namespace");
+  cmd->add_option("--cluster-signing-cert-file", o.cluster_signing_cert_file,
+                  "PEM CA certificate that signs approved kubernetes.io CSRs");
+  cmd->add_option("--cluster-signing-key-file", o.cluster_signing_key_file,
+                  "PEM private key of --cluster-signing-cert-file");
+  cmd->add_option("--cluster-signing-duration", s->cluster_signing_duration,
+                  "Longest validity of the certificates signed for CSRs")
+      ->capture_default_str();
   cmd->add_option("--resource-quota-sync-period", s->resource_quota_sync_period,
                   "How often quota usage is recomputed")
       ->capture_default_str();
@@ -133,6 +141,7 @@ absl::Status ResolveDurations(Settings* s) {
   KORRAL_RETURN_IF_ERROR(secs(s->node_startup_grace_period, &o.node_startup_grace_period));
   KORRAL_RETURN_IF_ERROR(secs(s->resource_quota_sync_period, &o.resource_quota_sync_period));
   KORRAL_RETURN_IF_ERROR(secs(s->namespace_sync_period, &o.namespace_sync_period));
+  KORRAL_RETURN_IF_ERROR(secs(s->cluster_signing_duration, &o.cluster_signing_duration));
   for (auto* v : {&s->lease_duration, &s->renew_deadline, &s->retry_period}) {
     KORRAL_RETURN_IF_ERROR(kc::ParseGoDuration(*v).status());
   }
@@ -289,6 +298,9 @@ void RegisterControllerManagerComponent(Components& components) {
       [in_server](const ServerContext& ctx) -> absl::StatusOr<std::unique_ptr<RunningComponent>> {
     Settings s = *in_server;
     s.options.root_ca_file = ctx.data_dir + "/tls/ca.crt";
+    // Upstream passes the cluster CA to kube-controller-manager for csrsigning.
+    s.options.cluster_signing_cert_file = ctx.data_dir + "/tls/ca.crt";
+    s.options.cluster_signing_key_file = ctx.data_dir + "/tls/ca.key";
     if (!s.server_args.empty()) {
       CLI::App parser{"kube-controller-manager-arg"};
       AddOptions(&parser, &s);

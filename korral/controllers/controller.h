@@ -71,6 +71,11 @@ struct ControllerOptions {
   std::chrono::seconds resource_quota_sync_period{300};
   std::chrono::seconds namespace_sync_period{300};
   std::chrono::seconds discovery_period{30};
+  // certificates.k8s.io signing (csrsigning): the CA that signs approved CSRs of the
+  // kubernetes.io signers; without both files the signing controller does not start.
+  std::string cluster_signing_cert_file;                    // --cluster-signing-cert-file
+  std::string cluster_signing_key_file;                     // --cluster-signing-key-file
+  std::chrono::seconds cluster_signing_duration{31536000};  // --cluster-signing-duration (1y)
 };
 
 struct ControllerContext {

@@ -23,6 +23,8 @@ ControllerDescriptor EventGCControllerDescriptor();
 ControllerDescriptor TokenCleanerControllerDescriptor();
 ControllerDescriptor ResourceQuotaControllerDescriptor();
 ControllerDescriptor DisruptionControllerDescriptor();
+ControllerDescriptor CsrSigningControllerDescriptor();
+ControllerDescriptor CsrApprovingControllerDescriptor();
 
 // --- workload controllers (workloads engineer): declare your descriptor functions here ---
 // BEGIN workload controller declarations
@@ -52,6 +54,8 @@ std::vector<ControllerDescriptor> AllControllers() {
   all.push_back(TokenCleanerControllerDescriptor());
   all.push_back(ResourceQuotaControllerDescriptor());
   all.push_back(DisruptionControllerDescriptor());
+  all.push_back(CsrSigningControllerDescriptor());
+  all.push_back(CsrApprovingControllerDescriptor());
   // END core controllers
 
   // --- workload controllers (workloads engineer): one push_back per controller ---

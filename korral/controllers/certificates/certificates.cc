@@ -1,0 +1,319 @@
+// korral/controllers/certificates/certificates.cc
+#include "korral/controllers/certificates/certificates.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "korral/base/log.h"
+#include "korral/base/status.h"
+#include "korral/client/errors.h"
+
+namespace korral::controllers {
+namespace {
+
+constexpr char kNodePrefix[] = "system:node:";
+constexpr char kNodesGroup[] = "system:nodes";
+
+absl::Status Invalid(const std::string& m) {
+  return absl::InvalidArgumentError(absl::string_view(m));
+}
+
+std::vector<std::string> Usages(const Json& csr) {
+  std::vector<std::string> out;
+  const Json& spec = SpecOf(csr);
+  if (spec.contains("usages") && spec["usages"].is_array()) {
+    for (const auto& u : spec["usages"]) {
+      if (u.is_string()) out.push_back(u.get<std::string>());
+    }
+  }
+  return out;
+}
+
+std::string SpecString(const Json& csr, const char* key) {
+  const Json& spec = SpecOf(csr);
+  return spec.contains(key) && spec[key].is_string() ? spec[key].get<std::string>() : "";
+}
+
+absl::StatusOr<certificates::CsrInfo> ParseRequest(const Json& csr) {
+  std::string pem;
+  if (!absl::Base64Unescape(SpecString(csr, "request"), &pem)) {
+    return Invalid("spec.request is not valid base64");
+  }
+  return certificates::ParseCsr(pem);
+}
+
+bool UsagesAre(const std::vector<std::string>& usages,
+               const std::vector<std::set<std::string>>& allowed) {
+  std::set<std::string> got(usages.begin(), usages.end());
+  if (got.size() != usages.size()) return false;
+  return std::any_of(allowed.begin(), allowed.end(), [&](const auto& a) { return a == got; });
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return "[" + out + "]";
+}
+
+absl::Status ValidateNodeSubject(const certificates::CsrInfo& info) {
+  if (info.organizations != std::vector<std::string>{kNodesGroup}) {
+    return Invalid("subject organization is not system:nodes");
+  }
+  if (info.common_name.rfind(kNodePrefix, 0) != 0) {
+    return Invalid("subject common name does not begin with system:node:");
+  }
+  return absl::OkStatus();
+}
+
+Json Condition(const std::string& type, const std::string& reason, const std::string& message,
+               const Clock& clock) {
+  std::string now = FormatTime(clock.Now());
+  return {{"type", type},       {"status", "True"},      {"reason", reason},
+          {"message", message}, {"lastUpdateTime", now}, {"lastTransitionTime", now}};
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) {
+  std::ifstream in(path);
+  if (!in) return Invalid(std::string("cannot read ") + flag + " " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+client::ResourceRef CertificateSigningRequests() {
+  return {"certificates.k8s.io", "v1", "certificatesigningrequests", false};
+}
+
+bool CsrHasCondition(const Json& csr, std::string_view type) {
+  if (!csr.contains("status") || !csr["status"].is_object()) return false;
+  const Json& st = csr["status"];
+  if (!st.contains("conditions") || !st["conditions"].is_array()) return false;
+  for (const auto& c : st["conditions"]) {
+    if (c.is_object() && c.value("type", "") == type && c.value("status", "True") == "True") {
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status ValidateForSigner(std::string_view signer, const certificates::CsrInfo& info,
+                               const std::vector<std::string>& usages) {
+  if (signer == kKubeletClientSigner) {
+    KORRAL_RETURN_IF_ERROR(ValidateNodeSubject(info));
+    if (!info.dns_names.empty()) return Invalid("DNS subjectAltNames are not allowed");
+    if (!info.email_addresses.empty()) return Invalid("Email subjectAltNames are not allowed");
+    if (!info.ip_addresses.empty()) return Invalid("IP subjectAltNames are not allowed");
+    if (!info.uris.empty()) return Invalid("URI subjectAltNames are not allowed");
+    if (!UsagesAre(usages, {{"digital signature", "client auth"},
+                            {"key encipherment", "digital signature", "client auth"}})) {
+      return Invalid("usages did not match [digital signature key encipherment client auth], got " +
+                     Join(usages));
+    }
+    return absl::OkStatus();
+  }
+  if (signer == kKubeletServingSigner) {
+    KORRAL_RETURN_IF_ERROR(ValidateNodeSubject(info));
+    if (!info.email_addresses.empty()) return Invalid("Email subjectAltNames are not allowed");
+    if (!info.uris.empty()) return Invalid("URI subjectAltNames are not allowed");
+    if (info.dns_names.empty() && info.ip_addresses.empty()) {
+      return Invalid("DNS or IP subjectAltName is required");
+    }
+    if (!UsagesAre(usages, {{"digital signature", "server auth"},
+                            {"key encipherment", "digital signature", "server auth"}})) {
+      return Invalid("usages did not match [digital signature key encipherment server auth], got " +
+                     Join(usages));
+    }
+    return absl::OkStatus();
+  }
+  if (signer == kApiServerClientSigner) {
+    static const std::set<std::string> kAllowed = {"digital signature", "key encipherment",
+                                                   "client auth"};
+    bool client = false;
+    for (const auto& u : usages) {
+      if (!kAllowed.count(u)) return Invalid("invalid usage for client certificate: " + u);
+      client |= u == "client auth";
+    }
+    if (!client) return Invalid("missing required usage for client certificate: client auth");
+    if (std::find(info.organizations.begin(), info.organizations.end(), "system:masters") !=
+        info.organizations.end()) {
+      return Invalid(
+          "use of kubernetes.io/kube-apiserver-client signer with system:masters "
+          "group is not allowed");
+    }
+    return absl::OkStatus();
+  }
+  return Invalid("unknown signer " + std::string(signer));
+}
+
+// ---------------- signing ----------------
+
+CsrSigningController::CsrSigningController(ControllerContext& ctx, pki::CertKeyPair ca,
+                                           std::chrono::seconds max_duration)
+    : ctx_(ctx),
+      ca_(std::move(ca)),
+      max_duration_(max_duration),
+      csrs_(ctx.informers->For(CertificateSigningRequests())),
+      worker_("csrsigning", *ctx.clock, [this](const std::string& k) { return Sync(k); }) {
+  csrs_->AddEventHandler(EnqueueHandler(worker_));
+}
+
+absl::Status CsrSigningController::Sync(const std::string& name) {
+  auto obj = csrs_->indexer().Get(name);
+  if (!obj) return absl::OkStatus();
+  const Json& csr = *obj;
+  std::string signer = SpecString(csr, "signerName");
+  if (signer != kKubeletClientSigner && signer != kKubeletServingSigner &&
+      signer != kApiServerClientSigner) {
+    return absl::OkStatus();  // another signer's request
+  }
+  if (!CsrHasCondition(csr, "Approved") || CsrHasCondition(csr, "Denied") ||
+      CsrHasCondition(csr, "Failed")) {
+    return absl::OkStatus();
+  }
+  if (csr.contains("status") && csr["status"].is_object() &&
+      !csr["status"].value("certificate", "").empty()) {
+    return absl::OkStatus();
+  }
+  Json updated = csr;
+  if (!updated.contains("status") || !updated["status"].is_object())
+    updated["status"] = Json::object();
+  auto info = ParseRequest(csr);
+  absl::Status valid = info.ok() ? ValidateForSigner(signer, *info, Usages(csr)) : info.status();
+  if (!valid.ok()) {
+    KLOG(Info, "csrsigning: refusing {}: {}", name, StatusMessage(valid));
+    Json& conds = updated["status"]["conditions"];
+    if (!conds.is_array()) conds = Json::array();
+    conds.push_back(Condition("Failed", "SignerValidationFailure",
+                              std::string(StatusMessage(valid)), *ctx_.clock));
+  } else {
+    std::chrono::seconds duration = max_duration_;
+    const Json& spec = SpecOf(csr);
+    if (spec.contains("expirationSeconds") && spec["expirationSeconds"].is_number_integer()) {
+      duration = std::min(duration, std::chrono::seconds(spec["expirationSeconds"].get<int64_t>()));
+    }
+    std::string pem;
+    absl::Base64Unescape(SpecString(csr, "request"), &pem);
+    KORRAL_ASSIGN_OR_RETURN(std::string cert,
+                            certificates::SignCsr(ca_, pem, Usages(csr), duration));
+    updated["status"]["certificate"] = absl::Base64Escape(cert);
+  }
+  auto r = ctx_.client->Update(CertificateSigningRequests(), "", updated, "status");
+  if (r.ok() || client::IsNotFound(r.status())) return absl::OkStatus();
+  return r.status();
+}
+
+// ---------------- approving ----------------
+
+CsrApprovingController::CsrApprovingController(ControllerContext& ctx, AccessCheck check)
+    : ctx_(ctx),
+      check_(std::move(check)),
+      csrs_(ctx.informers->For(CertificateSigningRequests())),
+      worker_("csrapproving", *ctx.clock, [this](const std::string& k) { return Sync(k); }) {
+  if (!check_) {
+    client::Client* cl = ctx.client;
+    check_ = [cl](const Json& review) -> absl::StatusOr<bool> {
+      KORRAL_ASSIGN_OR_RETURN(
+          Json out,
+          cl->Create({"authorization.k8s.io", "v1", "subjectaccessreviews", false}, "", review));
+      return out.contains("status") && out["status"].is_object() &&
+             out["status"].value("allowed", false);
+    };
+  }
+  csrs_->AddEventHandler(EnqueueHandler(worker_));
+}
+
+absl::Status CsrApprovingController::Sync(const std::string& name) {
+  auto obj = csrs_->indexer().Get(name);
+  if (!obj) return absl::OkStatus();
+  const Json& csr = *obj;
+  if (SpecString(csr, "signerName") != kKubeletClientSigner) return absl::OkStatus();
+  if (CsrHasCondition(csr, "Approved") || CsrHasCondition(csr, "Denied")) return absl::OkStatus();
+  auto info = ParseRequest(csr);
+  if (!info.ok()) return absl::OkStatus();  // not ours to judge: the signer fails it
+  if (!ValidateForSigner(kKubeletClientSigner, *info, Usages(csr)).ok()) return absl::OkStatus();
+  const Json& spec = SpecOf(csr);
+  struct Recognizer {
+    bool applies;
+    const char* subresource;
+    const char* message;
+  };
+  const Recognizer recognizers[] = {
+      {SpecString(csr, "username") == info->common_name, "selfnodeclient",
+       "Auto approving self kubelet client certificate after SubjectAccessReview."},
+      {true, "nodeclient", "Auto approving kubelet client certificate after SubjectAccessReview."},
+  };
+  for (const auto& r : recognizers) {
+    if (!r.applies) continue;
+    Json sar = {{"apiVersion", "authorization.k8s.io/v1"},
+                {"kind", "SubjectAccessReview"},
+                {"spec",
+                 {{"user", SpecString(csr, "username")},
+                  {"uid", SpecString(csr, "uid")},
+                  {"resourceAttributes",
+                   {{"group", "certificates.k8s.io"},
+                    {"resource", "certificatesigningrequests"},
+                    {"verb", "create"},
+                    {"subresource", r.subresource}}}}}};
+    if (spec.contains("groups") && spec["groups"].is_array())
+      sar["spec"]["groups"] = spec["groups"];
+    if (spec.contains("extra") && spec["extra"].is_object()) sar["spec"]["extra"] = spec["extra"];
+    KORRAL_ASSIGN_OR_RETURN(bool allowed, check_(sar));
+    if (!allowed) continue;
+    Json updated = csr;
+    if (!updated.contains("status") || !updated["status"].is_object()) {
+      updated["status"] = Json::object();
+    }
+    Json& conds = updated["status"]["conditions"];
+    if (!conds.is_array()) conds = Json::array();
+    conds.push_back(Condition("Approved", "AutoApproved", r.message, *ctx_.clock));
+    auto res = ctx_.client->Update(CertificateSigningRequests(), "", updated, "approval");
+    if (res.ok() || client::IsNotFound(res.status())) return absl::OkStatus();
+    return res.status();
+  }
+  return absl::OkStatus();
+}
+
+// ---------------- descriptors ----------------
+
+ControllerDescriptor CsrSigningControllerDescriptor() {
+  ControllerDescriptor d;
+  d.name = "certificatesigningrequest-signing-controller";
+  d.aliases = {"csrsigning"};
+  d.factory = [](ControllerContext& ctx) -> absl::StatusOr<std::unique_ptr<Controller>> {
+    const auto& o = ctx.options;
+    if (o.cluster_signing_cert_file.empty() || o.cluster_signing_key_file.empty()) {
+      KLOG(Info,
+           "csrsigning: no --cluster-signing-cert-file/--cluster-signing-key-file, not "
+           "starting");
+      return std::unique_ptr<Controller>();
+    }
+    pki::CertKeyPair ca;
+    KORRAL_ASSIGN_OR_RETURN(ca.cert_pem,
+                            ReadFile(o.cluster_signing_cert_file, "--cluster-signing-cert-file"));
+    KORRAL_ASSIGN_OR_RETURN(ca.key_pem,
+                            ReadFile(o.cluster_signing_key_file, "--cluster-signing-key-file"));
+    if (auto s = pki::CheckKeyMatchesCert(ca.cert_pem, ca.key_pem); !s.ok()) {
+      return Invalid("--cluster-signing-key-file does not match --cluster-signing-cert-file: " +
+                     std::string(StatusMessage(s)));
+    }
+    return std::make_unique<CsrSigningController>(ctx, std::move(ca), o.cluster_signing_duration);
+  };
+  return d;
+}
+
+ControllerDescriptor CsrApprovingControllerDescriptor() {
+  ControllerDescriptor d;
+  d.name = "certificatesigningrequest-approving-controller";
+  d.aliases = {"csrapproving"};
+  d.factory = [](ControllerContext& ctx) -> absl::StatusOr<std::unique_ptr<Controller>> {
+    return std::make_unique<CsrApprovingController>(ctx);
+  };
+  return d;
+}
+
+}  // namespace korral::controllers
