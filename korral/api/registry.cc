@@ -8,17 +8,19 @@ namespace korral::api {
 namespace {
 
 // Group order of upstream's discovery (apiserver group priorities): core first, then apps,
-// events.k8s.io, batch, policy, rbac, coordination, discovery.
+// events.k8s.io, batch, certificates, policy, rbac, scheduling, coordination, discovery.
 int GroupRank(const std::string& group) {
   static const std::map<std::string, int> kRanks = {
       {"", 0},
-      {"apps", 1},
-      {"events.k8s.io", 2},
-      {"batch", 3},
-      {"policy", 4},
-      {"rbac.authorization.k8s.io", 5},
-      {"coordination.k8s.io", 6},
-      {"discovery.k8s.io", 7},
+      {"apps", 10},
+      {"events.k8s.io", 20},
+      {"batch", 30},
+      {"certificates.k8s.io", 35},
+      {"policy", 40},
+      {"rbac.authorization.k8s.io", 50},
+      {"scheduling.k8s.io", 55},
+      {"coordination.k8s.io", 60},
+      {"discovery.k8s.io", 70},
   };
   auto it = kRanks.find(group);
   return it == kRanks.end() ? 100 : it->second;
@@ -30,6 +32,7 @@ std::vector<ResourceType> Build() {
   internal::AddAppsTypes(types);
   internal::AddBatchTypes(types);
   internal::AddOtherTypes(types);
+  internal::AddSecurityTypes(types);
   // Within a group, resources are listed alphabetically (as upstream's discovery does).
   std::stable_sort(types.begin(), types.end(), [](const ResourceType& a, const ResourceType& b) {
     int ra = GroupRank(a.gvk.group), rb = GroupRank(b.gvk.group);

@@ -587,6 +587,95 @@ const Schema& Messages() {
         {3, "groups", T::kString, nullptr, R},
         {4, "extra", T::kMapSM, "ExtraValue"},
     };
+    // ---- rbac.authorization.k8s.io/v1 (kubectl create role|clusterrole|rolebinding|...) ----
+    m["Role"] = {
+        {1, "metadata", T::kMessage, "ObjectMeta"},
+        {2, "rules", T::kMessage, "PolicyRule", R},
+    };
+    m["ClusterRole"] = {
+        {1, "metadata", T::kMessage, "ObjectMeta"},
+        {2, "rules", T::kMessage, "PolicyRule", R},
+        {3, "aggregationRule", T::kMessage, "AggregationRule"},
+    };
+    m["PolicyRule"] = {
+        {1, "verbs", T::kString, nullptr, R},
+        {2, "apiGroups", T::kString, nullptr, R},
+        {3, "resources", T::kString, nullptr, R},
+        {4, "resourceNames", T::kString, nullptr, R},
+        {5, "nonResourceURLs", T::kString, nullptr, R},
+    };
+    m["AggregationRule"] = {{1, "clusterRoleSelectors", T::kMessage, "LabelSelector", R}};
+    m["RoleBinding"] = {
+        {1, "metadata", T::kMessage, "ObjectMeta"},
+        {2, "subjects", T::kMessage, "Subject", R},
+        {3, "roleRef", T::kMessage, "RoleRef"},
+    };
+    m["Subject"] = {
+        {1, "kind", T::kString},
+        {2, "apiGroup", T::kString},
+        {3, "name", T::kString},
+        {4, "namespace", T::kString},
+    };
+    m["RoleRef"] = {{1, "apiGroup", T::kString}, {2, "kind", T::kString}, {3, "name", T::kString}};
+    // ---- v1 ResourceQuota (kubectl create quota) ----
+    m["ResourceQuota"] = {
+        {1, "metadata", T::kMessage, "ObjectMeta"},
+        {2, "spec", T::kMessage, "ResourceQuotaSpec"},
+        {3, "status", T::kMessage, "ResourceQuotaStatus"},
+    };
+    m["ResourceQuotaSpec"] = {
+        {1, "hard", T::kMapSM, "Quantity"},
+        {2, "scopes", T::kString, nullptr, R},
+        {3, "scopeSelector", T::kMessage, "ScopeSelector"},
+    };
+    m["ScopeSelector"] = {
+        {1, "matchExpressions", T::kMessage, "ScopedResourceSelectorRequirement", R},
+    };
+    m["ScopedResourceSelectorRequirement"] = {
+        {1, "scopeName", T::kString},
+        {2, "operator", T::kString},
+        {3, "values", T::kString, nullptr, R},
+    };
+    m["ResourceQuotaStatus"] = {
+        {1, "hard", T::kMapSM, "Quantity"},
+        {2, "used", T::kMapSM, "Quantity"},
+    };
+    // ---- certificates.k8s.io/v1 (kubectl certificate approve|deny, typed clients) ----
+    m["CertificateSigningRequest"] = {
+        {1, "metadata", T::kMessage, "ObjectMeta"},
+        {2, "spec", T::kMessage, "CertificateSigningRequestSpec"},
+        {3, "status", T::kMessage, "CertificateSigningRequestStatus"},
+    };
+    m["CertificateSigningRequestSpec"] = {
+        {1, "request", T::kBytes},
+        {2, "username", T::kString},
+        {3, "uid", T::kString},
+        {4, "groups", T::kString, nullptr, R},
+        {5, "usages", T::kString, nullptr, R},
+        {6, "extra", T::kMapSM, "ExtraValue"},
+        {7, "signerName", T::kString},
+        {8, "expirationSeconds", T::kInt32, nullptr, P},
+    };
+    m["CertificateSigningRequestStatus"] = {
+        {1, "conditions", T::kMessage, "CertificateSigningRequestCondition", R},
+        {2, "certificate", T::kBytes},
+    };
+    m["CertificateSigningRequestCondition"] = {
+        {1, "type", T::kString},
+        {2, "reason", T::kString},
+        {3, "message", T::kString},
+        {4, "lastUpdateTime", T::kTime},
+        {5, "lastTransitionTime", T::kTime},
+        {6, "status", T::kString},
+    };
+    // ---- scheduling.k8s.io/v1 (kubectl create priorityclass) ----
+    m["PriorityClass"] = {
+        {1, "metadata", T::kMessage, "ObjectMeta"},
+        {2, "value", T::kInt32, nullptr, P},
+        {3, "globalDefault", T::kBool},
+        {4, "description", T::kString},
+        {5, "preemptionPolicy", T::kString},
+    };
     // ---- policy/v1 Eviction and meta/v1 DeleteOptions (pods/eviction, DELETE bodies) ----
     m["Eviction"] = {
         {1, "metadata", T::kMessage, "ObjectMeta"},
@@ -645,6 +734,13 @@ const char* TopLevelMessage(std::string_view api_version, std::string_view kind)
       {"authentication.k8s.io/v1", "TokenRequest", "TokenRequest"},
       {"policy/v1", "Eviction", "Eviction"},
       {"policy/v1beta1", "Eviction", "Eviction"},
+      {"rbac.authorization.k8s.io/v1", "Role", "Role"},
+      {"rbac.authorization.k8s.io/v1", "ClusterRole", "ClusterRole"},
+      {"rbac.authorization.k8s.io/v1", "RoleBinding", "RoleBinding"},
+      {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "RoleBinding"},
+      {"v1", "ResourceQuota", "ResourceQuota"},
+      {"certificates.k8s.io/v1", "CertificateSigningRequest", "CertificateSigningRequest"},
+      {"scheduling.k8s.io/v1", "PriorityClass", "PriorityClass"},
       {"v1", "DeleteOptions", "DeleteOptions"},
       {"meta.k8s.io/v1", "DeleteOptions", "DeleteOptions"},
   };

@@ -7,9 +7,11 @@
 // 3 contentEncoding, 4 contentType}; `raw` is the object's own message.
 //
 // The decoder is table driven (field numbers from k8s.io/api and k8s.io/apimachinery
-// generated.proto). It knows: v1 Namespace, ConfigMap, Secret, ServiceAccount, Pod, Service;
-// apps/v1 Deployment; authorization.k8s.io/v1 SelfSubjectAccessReview, SelfSubjectRulesReview;
-// authentication.k8s.io/v1 SelfSubjectReview, TokenRequest. Unknown fields are skipped (proto
+// generated.proto). It knows: v1 Namespace, ConfigMap, Secret, ServiceAccount, Pod, Service,
+// ResourceQuota; apps/v1 Deployment; authorization.k8s.io/v1 SelfSubjectAccessReview,
+// SelfSubjectRulesReview; authentication.k8s.io/v1 SelfSubjectReview, TokenRequest;
+// rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, ClusterRoleBinding;
+// certificates.k8s.io/v1 CertificateSigningRequest; scheduling.k8s.io/v1 PriorityClass. Unknown fields are skipped (proto
 // semantics), so fields outside the table are dropped.
 //
 // JSON output follows Go's encoding of the decoded struct: scalar fields that Go would omit when

@@ -44,6 +44,8 @@ constexpr ResourceInfo kResources[] = {
     {"batch", "v1", "Job", "jobs", true, true},
     {"batch", "v1", "CronJob", "cronjobs", true, true},
     {"autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, true},
+    {"certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", false,
+     true},
     {"coordination.k8s.io", "v1", "Lease", "leases", true},
     {"discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true},
     {"events.k8s.io", "v1", "Event", "events", true},
@@ -52,6 +54,7 @@ constexpr ResourceInfo kResources[] = {
     {"rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true},
     {"rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false},
     {"rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false},
+    {"scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false},
 };
 
 constexpr std::string_view kMeta = "io.k8s.apimachinery.pkg.apis.meta.v1.";

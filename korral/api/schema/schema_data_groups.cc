@@ -1,5 +1,6 @@
-// Schema text: the named API groups (apps, batch, coordination, discovery, events, rbac, policy,
-// autoscaling). The language is described in schema_data.h. Descriptions are korral's own words.
+// Schema text: the named API groups (apps, batch, certificates, coordination, discovery, events,
+// rbac, policy, scheduling, autoscaling). The language is described in schema_data.h.
+// Descriptions are korral's own words.
 #include "korral/api/schema/schema_data.h"
 
 namespace korral::schema::internal {
@@ -289,6 +290,39 @@ T Event gvk=events.k8s.io/v1/Event list | A report of something that happened in
 T EventSeries | A series of similar events.
   count i32 req | Occurrences in the series.
   lastObservedTime meta.MicroTime req | Time of the last occurrence.
+
+# ================================================================ certificates.k8s.io/v1
+in certificates
+T CertificateSigningRequest gvk=certificates.k8s.io/v1/CertificateSigningRequest list | A request for an X.509 certificate from a signer.
+  spec CertificateSigningRequestSpec req | What is requested.
+  status CertificateSigningRequestStatus | Approval state and the issued certificate.
+T CertificateSigningRequestSpec | What a certificate signing request asks for.
+  expirationSeconds i32 | Requested validity of the certificate in seconds.
+  extra obj | Extra attributes of the requesting user (name to list of values).
+  groups []s A | Groups of the requesting user.
+  request byte req | PEM-encoded PKCS#10 certificate request.
+  signerName s req | Signer the request is for, e.g. kubernetes.io/kube-apiserver-client.
+  uid s | UID of the requesting user.
+  usages []s A | Key usages requested.
+  username s | Name of the requesting user.
+T CertificateSigningRequestStatus | Approval state and issued certificate.
+  certificate byte | PEM-encoded certificate chain issued by the signer.
+  conditions []CertificateSigningRequestCondition M=type | Approved, Denied or Failed conditions.
+T CertificateSigningRequestCondition | One condition of a request.
+  lastTransitionTime meta.Time | When the status last changed.
+  lastUpdateTime meta.Time | When the condition was last updated.
+  message s | Human-readable details.
+  reason s | Brief reason.
+  status s req | True, False or Unknown.
+  type s req | Approved, Denied or Failed.
+
+# ================================================================ scheduling.k8s.io/v1
+in scheduling
+T PriorityClass gvk=scheduling.k8s.io/v1/PriorityClass list | Maps a priority class name to an integer priority.
+  description s | When to use this class.
+  globalDefault b | Use this class for pods without a priorityClassName.
+  preemptionPolicy s | Never or PreemptLowerPriority.
+  value i32 req | The priority of pods of this class.
 
 # ================================================================ rbac.authorization.k8s.io/v1
 in rbac

@@ -18,6 +18,8 @@ pkg events io.k8s.api.events.v1
 pkg rbac io.k8s.api.rbac.v1
 pkg policy io.k8s.api.policy.v1
 pkg autoscaling io.k8s.api.autoscaling.v1
+pkg certificates io.k8s.api.certificates.v1
+pkg scheduling io.k8s.api.scheduling.v1
 
 in resource
 T Quantity scalar=s | A fixed-point amount such as "500m", "2Gi" or "1.5"; JSON numbers are accepted too.
