@@ -9,6 +9,7 @@
 
 #include "korral/api/resource.h"
 #include "korral/apiserver/metrics_api.h"
+#include "korral/apiserver/security/review_types.h"
 
 namespace korral::apiserver {
 
@@ -87,6 +88,8 @@ Discovery::Discovery(std::string server_address) : docs_(std::make_unique<Discov
   std::vector<const api::ResourceType*> all;
   for (const auto& t : api::AllResourceTypes()) all.push_back(&t);
   for (const auto& t : MetricsApi::ResourceTypes()) all.push_back(&t);  // metrics.k8s.io
+  // authentication.k8s.io / authorization.k8s.io reviews (served by the security pipeline).
+  for (const auto& t : security::ReviewResourceTypes()) all.push_back(&t);
   for (const auto* tp : all) {
     const api::ResourceType& t = *tp;
     const std::string& g = t.gvk.group;

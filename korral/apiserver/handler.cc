@@ -862,7 +862,7 @@ struct ApiHandler::Impl {
       bool known = std::any_of(type->subresources.begin(), type->subresources.end(),
                                [&](const api::Subresource& s) { return s.name == p.subresource; });
       if (!known) return StatusResponse(apierrors::NewNotFoundPath());
-      if (p.subresource == "status") {
+      if (p.subresource == "status" || p.subresource == "approval") {  // approval: CSRs
         if (m == "GET") return Get(req, *type, p);
         if (m == "PUT") return Update(req, *type, p);
         if (m == "PATCH") return Patch(req, *type, p);

@@ -481,8 +481,9 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
   }
   meta.erase("resourceVersion");
   meta.erase("selfLink");
-  if (options.subresource == "status") {
-    // Only status (and metadata) may change through /status.
+  if (options.subresource == "status" || options.subresource == "approval") {
+    // Only status (and metadata) may change through /status (and a CSR's /approval, whose
+    // admission narrows it further to the conditions).
     for (auto it = old.begin(); it != old.end(); ++it) {
       if (it.key() != "metadata" && it.key() != "status") desired[it.key()] = it.value();
     }

@@ -469,34 +469,121 @@ class PodSecurity final : public Plugin {
 };
 
 // ---------------- Priority ----------------
+// Resolves a new pod's priority from scheduling.k8s.io PriorityClass objects (or the global
+// default class), and keeps a single global default.
 class Priority final : public Plugin {
  public:
+  explicit Priority(Store* store) : store_(store) {}
   const char* Name() const override { return "Priority"; }
+
   absl::Status Admit(Request& r) override {
-    if (!r.Is("", "pods") || r.op != Operation::kCreate || !r.object) return absl::OkStatus();
+    if (!r.Is("", "pods") || !r.object || !r.subresource.empty()) return absl::OkStatus();
     Json& spec = (*r.object)["spec"];
     if (!spec.is_object()) return absl::OkStatus();
+    if (r.op == Operation::kUpdate) {
+      // Keep what this plugin set at creation when an update omits it.
+      static const Json kNone = Json::object();
+      const Json& old_spec = O(r.old ? *r.old : kNone, "spec");
+      for (const char* f : {"priority", "preemptionPolicy"}) {
+        if ((!spec.contains(f) || spec[f].is_null()) && old_spec.contains(f)) {
+          spec[f] = old_spec[f];
+        }
+      }
+      return absl::OkStatus();
+    }
+    if (r.op != Operation::kCreate) return absl::OkStatus();
     std::string cls = S(spec, "priorityClassName");
-    // TODO(korral): scheduling.k8s.io PriorityClass objects are not served yet; only the two
-    // built-in system classes resolve.
     int64_t value = 0;
-    if (cls == "system-node-critical") {
-      value = 2000001000;
-    } else if (cls == "system-cluster-critical") {
-      value = 2000000000;
-    } else if (!cls.empty()) {
-      return Forbidden(r, fmt::format("no PriorityClass with name {} was found", cls));
+    std::string policy = "PreemptLowerPriority";
+    // Pod defaulting (korral/api/defaults.cc) has already set priority 0 (without a class) and
+    // preemptionPolicy PreemptLowerPriority, which upstream leaves unset for this plugin: those
+    // values are taken as unset here.
+    // TODO(korral): leave both unset in defaulting so an explicit conflicting value is refused
+    // exactly as upstream does.
+    bool defaulted_priority = cls.empty();
+    if (cls.empty()) {
+      if (auto def = DefaultClass()) {
+        cls = S(O(*def, "metadata"), "name");
+        value = def->value("value", int64_t{0});
+        policy = S(*def, "preemptionPolicy");
+        spec["priorityClassName"] = cls;
+      }
+    } else {
+      const api::ResourceType* t =
+          api::FindResourceType("scheduling.k8s.io", "v1", "priorityclasses");
+      auto pc = t ? store_->Get(*t, "", cls, std::nullopt) : absl::NotFoundError("no type");
+      if (!pc.ok()) {
+        if (apierrors::IsNotFound(pc.status()) || !t) {
+          return Forbidden(r, fmt::format("no PriorityClass with name {} was found", cls));
+        }
+        return pc.status();
+      }
+      value = (*pc)->object.value("value", int64_t{0});
+      policy = S((*pc)->object, "preemptionPolicy");
     }
     if (spec.contains("priority") && spec["priority"].is_number_integer() &&
-        spec["priority"].get<int64_t>() != value) {
+        spec["priority"].get<int64_t>() != value &&
+        !(defaulted_priority && spec["priority"].get<int64_t>() == 0)) {
       return Forbidden(r, "the integer value of priority (" + spec["priority"].dump() +
                               ") must not be provided in pod spec; priority admission controller "
                               "computed " +
                               std::to_string(value) + " from the given PriorityClass name");
     }
     spec["priority"] = value;
+    if (!policy.empty()) {
+      std::string have = S(spec, "preemptionPolicy");
+      if (!have.empty() && have != policy && have != "PreemptLowerPriority") {
+        return Forbidden(r, fmt::format("the string value of PreemptionPolicy ({}) must not be "
+                                        "provided in pod spec; priority admission controller "
+                                        "computed {} from the given PriorityClass name",
+                                        have, policy));
+      }
+      spec["preemptionPolicy"] = policy;
+    }
     return absl::OkStatus();
   }
+
+  absl::Status Validate(const Request& r) override {
+    if (!r.Is("scheduling.k8s.io", "priorityclasses") || !r.subresource.empty()) {
+      return absl::OkStatus();
+    }
+    if (r.op == Operation::kDelete) {
+      if (r.name == "system-node-critical" || r.name == "system-cluster-critical") {
+        return Forbidden(r, "this is a system priority class and cannot be deleted");
+      }
+      return absl::OkStatus();
+    }
+    if (!r.object || !r.object->value("globalDefault", false)) return absl::OkStatus();
+    auto def = DefaultClass();
+    if (!def) return absl::OkStatus();
+    std::string def_name = S(O(*def, "metadata"), "name");
+    std::string name = S(O(*r.object, "metadata"), "name");
+    if (r.op == Operation::kCreate || def_name != name) {
+      return Forbidden(r, fmt::format("PriorityClass {} is already marked as default. Only one "
+                                      "default can exist",
+                                      def_name));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // The global default class; with several (a race), the one with the lowest value.
+  std::optional<Json> DefaultClass() {
+    const api::ResourceType* t =
+        api::FindResourceType("scheduling.k8s.io", "v1", "priorityclasses");
+    if (!t) return std::nullopt;
+    auto list = store_->List(*t, "", ListOptions{});
+    if (!list.ok()) return std::nullopt;
+    std::optional<Json> best;
+    for (const auto& item : list->items) {
+      const Json& o = item->object;
+      if (!o.value("globalDefault", false)) continue;
+      if (!best || best->value("value", int64_t{0}) > o.value("value", int64_t{0})) best = o;
+    }
+    return best;
+  }
+
+  Store* store_;
 };
 
 // ---------------- ResourceQuota ----------------
@@ -627,15 +714,25 @@ class ResourceQuota final : public Plugin {
 }  // namespace
 
 std::vector<std::string> DefaultPlugins() {
-  return {"NamespaceLifecycle",       "LimitRanger", "ServiceAccount", "NodeRestriction",
-          "DefaultTolerationSeconds", "PodSecurity", "Priority",       "ResourceQuota"};
+  return {"NamespaceLifecycle",
+          "LimitRanger",
+          "ServiceAccount",
+          "NodeRestriction",
+          "DefaultTolerationSeconds",
+          "PodSecurity",
+          "Priority",
+          "CertificateApproval",
+          "CertificateSigning",
+          "CertificateSubjectRestriction",
+          "ResourceQuota"};
 }
 
 std::vector<std::string> KnownPlugins() { return DefaultPlugins(); }
 
 absl::StatusOr<std::unique_ptr<Chain>> NewChain(Store* store,
                                                 const std::vector<std::string>& enable,
-                                                const std::vector<std::string>& disable) {
+                                                const std::vector<std::string>& disable,
+                                                AuthorizeFunc authorize) {
   auto known = KnownPlugins();
   auto check = [&](const std::vector<std::string>& names) -> absl::Status {
     for (const auto& n : names) {
@@ -651,6 +748,8 @@ absl::StatusOr<std::unique_ptr<Chain>> NewChain(Store* store,
   KORRAL_RETURN_IF_ERROR(check(enable));
   KORRAL_RETURN_IF_ERROR(check(disable));
   std::vector<std::unique_ptr<Plugin>> plugins;
+  // Not a plugin upstream but the CSR registry strategy: always on.
+  plugins.push_back(NewCertificateSigningRequestStrategy());
   for (const auto& n : known) {
     if (std::find(disable.begin(), disable.end(), n) != disable.end()) continue;
     auto defaults = DefaultPlugins();
@@ -664,7 +763,12 @@ absl::StatusOr<std::unique_ptr<Chain>> NewChain(Store* store,
     if (n == "DefaultTolerationSeconds")
       plugins.push_back(std::make_unique<DefaultTolerationSeconds>());
     if (n == "PodSecurity") plugins.push_back(std::make_unique<PodSecurity>(store));
-    if (n == "Priority") plugins.push_back(std::make_unique<Priority>());
+    if (n == "Priority") plugins.push_back(std::make_unique<Priority>(store));
+    if (n == "CertificateApproval") plugins.push_back(NewCertificateApproval(authorize));
+    if (n == "CertificateSigning") plugins.push_back(NewCertificateSigning(authorize));
+    if (n == "CertificateSubjectRestriction") {
+      plugins.push_back(NewCertificateSubjectRestriction());
+    }
     if (n == "ResourceQuota") plugins.push_back(std::make_unique<ResourceQuota>(store));
   }
   return std::make_unique<Chain>(std::move(plugins));

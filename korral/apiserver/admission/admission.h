@@ -9,6 +9,7 @@
 // 422 for invalid input). Thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,15 +64,32 @@ class Chain {
   std::vector<std::unique_ptr<Plugin>> plugins_;
 };
 
+// Whether `user` may `verb` the cluster-scoped `resource` named `name` of API group `group`
+// (the CSR approval and signing checks ask about certificates.k8s.io "signers").
+using AuthorizeFunc = std::function<bool(const authn::UserInfo& user, const std::string& verb,
+                                         const std::string& group, const std::string& resource,
+                                         const std::string& name)>;
+
+// certificates.k8s.io (certificates.cc): upstream's CSR registry strategy (the requesting
+// user recorded in spec on create, /approval limited to the conditions, /status unable to
+// change the approval, X.509 checks of spec.request and status.certificate; always on), and
+// the CertificateApproval, CertificateSigning and CertificateSubjectRestriction plugins.
+std::unique_ptr<Plugin> NewCertificateSigningRequestStrategy();
+std::unique_ptr<Plugin> NewCertificateApproval(AuthorizeFunc authorize);
+std::unique_ptr<Plugin> NewCertificateSigning(AuthorizeFunc authorize);
+std::unique_ptr<Plugin> NewCertificateSubjectRestriction();
+
 // Upstream's default-on plugins that korral implements, in execution order.
 std::vector<std::string> DefaultPlugins();
 // Every plugin name korral knows, in execution order.
 std::vector<std::string> KnownPlugins();
 
 // Builds the enabled chain: defaults plus `enable`, minus `disable`. InvalidArgument for an
-// unknown plugin name.
+// unknown plugin name. `authorize` serves the plugins that check extra permissions (null:
+// those checks allow everything).
 absl::StatusOr<std::unique_ptr<Chain>> NewChain(Store* store,
                                                 const std::vector<std::string>& enable,
-                                                const std::vector<std::string>& disable);
+                                                const std::vector<std::string>& disable,
+                                                AuthorizeFunc authorize = nullptr);
 
 }  // namespace korral::apiserver::admission

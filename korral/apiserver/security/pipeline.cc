@@ -322,9 +322,20 @@ class Pipeline final : public SecurityPipeline {
       p = c + 1;
     }
     authorizer_ = std::make_unique<authz::UnionAuthorizer>(chain);
+    // CertificateApproval / CertificateSigning ask about extra verbs on "signers".
+    auto authorize = [this](const UserInfo& user, const std::string& verb, const std::string& group,
+                            const std::string& resource, const std::string& name) {
+      Attributes a;
+      a.verb = verb;
+      a.api_group = group;
+      a.api_version = "*";
+      a.resource = resource;
+      a.name = name;
+      return Allowed(user, a);
+    };
     KORRAL_ASSIGN_OR_RETURN(admission_,
                             admission::NewChain(store_, options_.enable_admission_plugins,
-                                                options_.disable_admission_plugins));
+                                                options_.disable_admission_plugins, authorize));
     if (!options_.audit_policy_file.empty()) {
       std::ifstream in(options_.audit_policy_file);
       if (!in) {
@@ -388,9 +399,42 @@ class Pipeline final : public SecurityPipeline {
         }
       }
     }
+    KORRAL_RETURN_IF_ERROR(EnsureSystemPriorityClasses());
     store_->cache()->WaitFresh();
     dirty_.store(true);
     RebuildIfDirty(true);
+    return absl::OkStatus();
+  }
+
+  // Upstream's built-in PriorityClasses (created at start, recreated when missing).
+  absl::Status EnsureSystemPriorityClasses() {
+    const api::ResourceType* t =
+        api::FindResourceType("scheduling.k8s.io", "v1", "priorityclasses");
+    if (t == nullptr) return absl::OkStatus();
+    struct Builtin {
+      const char* name;
+      int64_t value;
+      const char* description;
+    };
+    static constexpr Builtin kBuiltins[] = {
+        {"system-node-critical", 2000001000,
+         "Used for system critical pods that must not be moved from their current node."},
+        {"system-cluster-critical", 2000000000,
+         "Used for system critical pods that must run in the cluster, but can be moved to "
+         "another node if necessary."},
+    };
+    for (const auto& b : kBuiltins) {
+      if (store_->Get(*t, "", b.name, std::nullopt).ok()) continue;
+      Json pc = {
+          {"apiVersion", "scheduling.k8s.io/v1"}, {"kind", "PriorityClass"},
+          {"metadata", {{"name", b.name}}},       {"value", b.value},
+          {"description", b.description},         {"preemptionPolicy", "PreemptLowerPriority"}};
+      auto r = store_->Create(*t, "", pc, WriteOptions{});
+      if (!r.ok() && !apierrors::IsAlreadyExists(r.status())) {
+        return absl::InternalError(
+            fmt::format("creating priority class {}: {}", b.name, r.status().ToString()));
+      }
+    }
     return absl::OkStatus();
   }
 
