@@ -17,6 +17,7 @@
 #include "cmd/korral/component.h"
 #include "fmt/format.h"
 #include "korral/agent/agent.h"
+#include "korral/agent/bootstrap.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
 #include "korral/client/kubeconfig.h"
@@ -29,6 +30,7 @@ namespace {
 
 struct AgentSettings {
   agent::AgentConfig cfg;
+  std::string token, ca_file;            // TLS bootstrap (standalone only)
   std::vector<std::string> labels;       // key=value
   std::vector<std::string> server_args;  // --agent-arg (server only)
 };
@@ -150,13 +152,24 @@ void RegisterAgentComponent(Components& components) {
     c.description = "Run the node agent (kubelet on containerd)";
     c.aliases = {"kubelet"};
     c.add_flags = [standalone](CLI::App* cmd) {
-      cmd->add_option("--kubeconfig", standalone->cfg.kubeconfig, "Kubeconfig of the apiserver")
-          ->required();
+      cmd->add_option("--kubeconfig", standalone->cfg.kubeconfig,
+                      "Kubeconfig of the apiserver (or join with --server, --token, --ca-file)");
+      cmd->add_option("--token", standalone->token,
+                      "Bootstrap token <id>.<secret> (`korral token create`): join the cluster, "
+                      "get a node certificate and keep it in DATA_DIR/kubelet.kubeconfig");
+      cmd->add_option("--ca-file", standalone->ca_file,
+                      "Cluster CA certificate (server's DATA_DIR/tls/ca.crt) for --token");
       cmd->add_option("--data-dir", standalone->cfg.data_dir, "Agent state directory")->required();
       AddAgentOptions(cmd, standalone.get());
     };
     c.run = [standalone]() -> int {
       ApplyLabels(standalone.get());
+      if (auto st =
+              agent::BootstrapFromFlags(&standalone->cfg, standalone->token, standalone->ca_file);
+          !st.ok()) {
+        KLOG(Error, "agent: {}", StatusMessage(st));
+        return 1;
+      }
       agent::Agent a(standalone->cfg);
       absl::Status st = a.Start();
       if (!st.ok()) {

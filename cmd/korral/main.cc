@@ -28,12 +28,14 @@ namespace korral::cmd {
 void RegisterAgentComponent(Components& components);
 void RegisterControllerManagerComponent(Components& components);
 void RegisterSchedulerComponent(Components& components);
+void RegisterTokenComponent(Components& components);
 
 namespace {
 void RegisterAllComponents(Components& components) {
   RegisterAgentComponent(components);
   RegisterControllerManagerComponent(components);
   RegisterSchedulerComponent(components);
+  RegisterTokenComponent(components);
 }
 }  // namespace
 
