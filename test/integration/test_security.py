@@ -534,5 +534,127 @@ class EncryptionRotationTest(unittest.TestCase):
         self.assertIn("secret is not of the expected length, got 5", str(ctx.exception))
 
 
+class PriorityClassTest(harness.ServerTestCase):
+    """scheduling.k8s.io PriorityClass and the Priority admission plugin."""
+
+    def pod(self, name, cls=None, priority=None):
+        spec = {"containers": [{"name": "c", "image": "busybox"}]}
+        if cls is not None:
+            spec["priorityClassName"] = cls
+        if priority is not None:
+            spec["priority"] = priority
+        return json.dumps({"apiVersion": "v1", "kind": "Pod",
+                           "metadata": {"name": name, "namespace": "default"}, "spec": spec})
+
+    def test_builtins_values_and_immutability(self):
+        out = self.kubectl("get", "priorityclasses").stdout
+        self.assertRegex(out, r"system-cluster-critical\s+2000000000\s+false")
+        self.assertRegex(out, r"system-node-critical\s+2000001000\s+false")
+        self.assertIn("PREEMPTIONPOLICY", out)
+        # kubectl create priorityclass sends protobuf.
+        self.kubectl("create", "priorityclass", "high", "--value=1000", "--description=hi",
+                     "--preemption-policy=Never")
+        pc = self.server.kubectl_json("get", "pc", "high")
+        self.assertEqual((pc["value"], pc["description"], pc["preemptionPolicy"]),
+                         (1000, "hi", "Never"))
+        p = self.kubectl("patch", "pc", "high", "--type=merge", "-p", '{"value": 5}',
+                         check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("value: Forbidden: may not be changed in an update", p.stderr)
+        p = self.kubectl("create", "priorityclass", "system-mine", "--value=10", check=False)
+        self.assertIn("priority class names with 'system-' prefix are reserved", p.stderr)
+        p = self.kubectl("create", "priorityclass", "huge", "--value=2000000000", check=False)
+        self.assertIn("maximum allowed value of a user defined priority is 1000000000", p.stderr)
+        p = self.kubectl("delete", "pc", "system-node-critical", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("system priority class and cannot be deleted", p.stderr)
+
+    def test_pods_get_priority_from_classes(self):
+        self.kubectl("create", "priorityclass", "mid", "--value=500")
+        self.kubectl("create", "-f", "-", input=self.pod("p-mid", "mid"))
+        spec = self.server.kubectl_json("get", "pod", "p-mid")["spec"]
+        self.assertEqual((spec["priority"], spec["preemptionPolicy"]),
+                         (500, "PreemptLowerPriority"))
+        self.kubectl("create", "-f", "-", input=self.pod("p-crit", "system-node-critical"))
+        self.assertEqual(self.server.kubectl_json("get", "pod", "p-crit")["spec"]["priority"],
+                         2000001000)
+        p = self.kubectl("create", "-f", "-", input=self.pod("p-none", "nope"), check=False)
+        self.assertIn("no PriorityClass with name nope was found", p.stderr)
+        p = self.kubectl("create", "-f", "-", input=self.pod("p-bad", "mid", 7), check=False)
+        self.assertIn("the integer value of priority (7) must not be provided in pod spec",
+                      p.stderr)
+        # A global default applies to pods without a class; only one default may exist.
+        self.kubectl("create", "priorityclass", "everyone", "--value=42", "--global-default")
+        p = self.kubectl("create", "priorityclass", "another", "--value=43", "--global-default",
+                         check=False)
+        self.assertIn("PriorityClass everyone is already marked as default. Only one default "
+                      "can exist", p.stderr)
+        self.kubectl("create", "-f", "-", input=self.pod("p-default"))
+        spec = self.server.kubectl_json("get", "pod", "p-default")["spec"]
+        self.assertEqual((spec["priority"], spec["priorityClassName"]), (42, "everyone"))
+        self.kubectl("delete", "pc", "everyone")
+        self.kubectl("create", "-f", "-", input=self.pod("p-zero"))
+        self.assertEqual(self.server.kubectl_json("get", "pod", "p-zero")["spec"]["priority"], 0)
+
+
+class KubectlProtobufAndDiscoveryTest(harness.ServerTestCase):
+    """kubectl 1.32 sends protobuf bodies for these generators; the review APIs are listed."""
+
+    def test_create_rbac_and_quota_with_kubectl(self):
+        self.kubectl("create", "namespace", "pb")
+        self.kubectl("create", "role", "reader", "-n", "pb", "--verb=get,list",
+                     "--resource=pods,configmaps", "--resource-name=x")
+        r = self.server.kubectl_json("get", "role", "reader", "-n", "pb")
+        self.assertEqual(r["rules"][0]["verbs"], ["get", "list"])
+        self.assertEqual(sorted(r["rules"][0]["resources"]), ["configmaps", "pods"])
+        self.assertEqual(r["rules"][0]["resourceNames"], ["x"])
+        self.kubectl("create", "rolebinding", "rb", "-n", "pb", "--role=reader", "--user=u1",
+                     "--group=g1", "--serviceaccount=pb:sa1")
+        b = self.server.kubectl_json("get", "rolebinding", "rb", "-n", "pb")
+        self.assertEqual(b["roleRef"], {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                        "name": "reader"})
+        kinds = sorted((s["kind"], s["name"]) for s in b["subjects"])
+        self.assertEqual(kinds, [("Group", "g1"), ("ServiceAccount", "sa1"), ("User", "u1")])
+        self.kubectl("create", "clusterrole", "cr", "--verb=get", "--non-resource-url=/logs/*")
+        cr = self.server.kubectl_json("get", "clusterrole", "cr")
+        self.assertEqual(cr["rules"][0]["nonResourceURLs"], ["/logs/*"])
+        self.kubectl("create", "clusterrole", "agg",
+                     "--aggregation-rule=example.com/aggregate=true")
+        agg = self.server.kubectl_json("get", "clusterrole", "agg")
+        self.assertEqual(agg["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"],
+                         {"example.com/aggregate": "true"})
+        self.kubectl("create", "clusterrolebinding", "crb", "--clusterrole=cr", "--user=u2")
+        crb = self.server.kubectl_json("get", "clusterrolebinding", "crb")
+        self.assertEqual(crb["subjects"][0]["name"], "u2")
+        self.assertEqual(crb["roleRef"]["kind"], "ClusterRole")
+        p = self.kubectl("auth", "can-i", "get", "pods/x", "-n", "pb", "--as", "u1", check=False)
+        self.assertEqual(p.stdout.strip(), "yes")
+        p = self.kubectl("auth", "can-i", "get", "pods/y", "-n", "pb", "--as", "u1", check=False)
+        self.assertEqual(p.stdout.strip(), "no")
+        self.kubectl("create", "quota", "q", "-n", "pb", "--hard=pods=2,requests.cpu=1",
+                     "--scopes=NotTerminating")
+        q = self.server.kubectl_json("get", "quota", "q", "-n", "pb")
+        self.assertEqual(q["spec"]["hard"], {"pods": "2", "requests.cpu": "1"})
+        self.assertEqual(q["spec"]["scopes"], ["NotTerminating"])
+        # Bad input through protobuf still gets the API's validation.
+        p = self.kubectl("create", "quota", "bad", "-n", "pb", "--hard=pods=-1", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("spec.hard[pods]", p.stderr)
+
+    def test_review_groups_in_discovery(self):
+        out = self.kubectl("api-resources").stdout
+        for line in ("selfsubjectreviews", "tokenreviews", "localsubjectaccessreviews",
+                     "selfsubjectaccessreviews", "selfsubjectrulesreviews",
+                     "subjectaccessreviews", "certificatesigningrequests", "priorityclasses"):
+            self.assertIn(line, out)
+        groups = self.kubectl("api-versions").stdout.split()
+        for gv in ("authentication.k8s.io/v1", "authorization.k8s.io/v1",
+                   "certificates.k8s.io/v1", "scheduling.k8s.io/v1"):
+            self.assertIn(gv, groups)
+        out = self.kubectl("api-resources", "--api-group=authorization.k8s.io", "-o", "wide").stdout
+        self.assertRegex(out, r"localsubjectaccessreviews\s+authorization.k8s.io/v1\s+true\s+"
+                              r"LocalSubjectAccessReview\s+create")
+
+
 if __name__ == "__main__":
     harness.main()
