@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -110,6 +111,8 @@ class NodeTest(unittest.TestCase):
     def tearDownClass(cls):
         try:
             if cls.server and cls.agent:
+                cls.server.kubectl("delete", "deployments,replicasets,jobs", "--all",
+                                   "--cascade=orphan", "--wait=false", check=False)
                 cls.server.kubectl("delete", "pods", "--all", "--wait=false", check=False)
                 try:
                     wait_for(lambda: cls.server.kubectl("get", "pods", "-o", "name",
@@ -184,6 +187,51 @@ class NodeTest(unittest.TestCase):
                 return w.get("reason")
         return None
 
+    def watch_waiting_reasons(self, name, want, timeout):
+        """Every waiting reason the pod's first container shows, as seen through a watch (a
+        reason that lasts one sync is not missed), until all of `want` were seen."""
+        cmd = [harness.KUBECTL, "--kubeconfig", self.server.kubeconfig, "--cache-dir",
+               self.server.cache_dir, "get", "pod", name, "-w", "-o",
+               "jsonpath={.status.containerStatuses[0].state.waiting.reason}{\"\\n\"}"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True)
+        seen = set()
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            for line in proc.stdout:
+                if line.strip():
+                    seen.add(line.strip())
+                if set(want) <= seen:
+                    break
+        finally:
+            timer.cancel()
+            proc.kill()
+            proc.wait()
+        self.assertTrue(set(want) <= seen, "saw %r, want %r" % (seen, want))
+        return seen
+
+    def runtime_containers(self, uid):
+        """containerd's containers (sandboxes included) labelled with the pod uid."""
+        sock = os.path.join(self.agent_dir, "containerd", "containerd.sock")
+        p = subprocess.run(["ctr", "--address", sock, "-n", "k8s.io", "containers", "ls", "-q",
+                            'labels."io.kubernetes.pod.uid"==%s' % uid],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.split()
+
+    def container_status(self, name):
+        p = self.get_pod(name)
+        css = (p or {}).get("status", {}).get("containerStatuses") or [{}]
+        return css[0]
+
+    def condition(self, name, ctype):
+        p = self.get_pod(name) or {}
+        for c in p.get("status", {}).get("conditions", []):
+            if c["type"] == ctype:
+                return c["status"]
+        return None
+
     def read_out(self, name):
         path = os.path.join(self.out, name)
         return open(path).read() if os.path.exists(path) else None
@@ -227,6 +275,8 @@ class NodeTest(unittest.TestCase):
         self.assertEqual(cs2["restartCount"], 0)
         self.assertEqual(p2["status"]["podIP"], ip)
         self.assertEqual(p2["status"]["phase"], "Running")
+        # No duplicates: containerd has exactly the one sandbox and the one container.
+        self.assertEqual(len(self.runtime_containers(p2["metadata"]["uid"])), 2)
 
     def test_03_graceful_delete_sends_sigterm(self):
         script = ("trap 'echo TERM > /out/term-gd; exit 0' TERM; echo up > /out/up-gd; "
@@ -244,14 +294,7 @@ class NodeTest(unittest.TestCase):
     def test_04_bad_image_err_image_pull_then_backoff(self):
         bad = "127.0.0.1:%d/nope/missing:v1" % harness.free_port()
         self.apply(self.pod("badimg", "true", image=bad))
-        seen = set()
-
-        def both():
-            r = self.waiting_reason("badimg")
-            if r:
-                seen.add(r)
-            return "ImagePullBackOff" in seen and "ErrImagePull" in seen
-        wait_for(both, 60, interval=0.1, what="ErrImagePull and ImagePullBackOff")
+        self.watch_waiting_reasons("badimg", ["ErrImagePull", "ImagePullBackOff"], 60)
         self.assertEqual(self.phase("badimg"), "Pending")
         self.assertTrue(self.node_ready())
 
@@ -294,15 +337,7 @@ class NodeTest(unittest.TestCase):
         p = self.pod("badcmd", "")
         p["spec"]["containers"][0]["command"] = ["/does/not/exist"]
         self.apply(p)
-        seen = set()
-
-        def crash():
-            r = self.waiting_reason("badcmd")
-            if r:
-                seen.add(r)
-            return "CrashLoopBackOff" in seen
-        wait_for(crash, 60, interval=0.1, what="CrashLoopBackOff")
-        self.assertIn("RunContainerError", seen)
+        self.watch_waiting_reasons("badcmd", ["RunContainerError", "CrashLoopBackOff"], 60)
         self.assertTrue(self.node_ready())
 
     def test_08_restart_policy_never_exit_code(self):
@@ -312,6 +347,97 @@ class NodeTest(unittest.TestCase):
         t = self.get_pod("exit3")["status"]["containerStatuses"][0]["state"]["terminated"]
         self.assertEqual(t["exitCode"], 3)
         self.assertEqual(t["reason"], "Error")
+
+    def test_09_missing_image_in_local_registry(self):
+        # docker.io names resolve only through the agent's local mirror: nothing leaves the node.
+        self.apply(self.pod("noimg", "true", image="korral-no-such-image:v1"))
+        self.watch_waiting_reasons("noimg", ["ErrImagePull", "ImagePullBackOff"], 60)
+        msg = self.container_status("noimg")["state"]["waiting"]["message"]
+        self.assertIn("korral-no-such-image:v1", msg)
+        self.assertEqual(self.phase("noimg"), "Pending")
+        self.assertTrue(self.node_ready())
+
+    def test_10_failing_liveness_probe_restarts(self):
+        p = self.pod("live", "sleep 3600", terminationGracePeriodSeconds=2)
+        p["spec"]["containers"][0]["livenessProbe"] = {
+            "exec": {"command": ["cat", "/tmp/healthy"]}, "periodSeconds": 1,
+            "failureThreshold": 1}
+        self.apply(p)
+        wait_for(lambda: self.container_status("live").get("restartCount", 0) >= 1, 60,
+                 what="live restarted")
+        cs = self.container_status("live")
+        self.assertEqual(cs["lastState"]["terminated"]["exitCode"], 137)
+        # It keeps failing, so it keeps being restarted (after the 10 s back-off).
+        wait_for(lambda: self.container_status("live").get("restartCount", 0) >= 2, 60,
+                 what="live restarted twice")
+
+    def test_11_failing_readiness_probe_makes_pod_not_ready(self):
+        p = self.pod("ready", "touch /tmp/ready; sleep 4; rm /tmp/ready; sleep 3600")
+        p["spec"]["containers"][0]["readinessProbe"] = {
+            "exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1}
+        self.apply(p)
+        wait_for(lambda: self.condition("ready", "Ready") == "True", 60, what="ready Ready")
+        wait_for(lambda: self.condition("ready", "Ready") == "False", 30, what="ready NotReady")
+        cs = self.container_status("ready")
+        self.assertFalse(cs["ready"])
+        self.assertIn("running", cs["state"])
+        self.assertEqual(cs["restartCount"], 0)
+        self.assertEqual(self.phase("ready"), "Running")
+        self.assertEqual(self.condition("ready", "ContainersReady"), "False")
+
+    def test_12_memory_limit_oom_killed(self):
+        p = self.pod("oom", "exec dd if=/dev/zero of=/dev/null bs=64M count=1",
+                     restartPolicy="Never")
+        p["spec"]["containers"][0]["resources"] = {
+            "requests": {"memory": "16Mi", "cpu": "100m"},
+            "limits": {"memory": "16Mi", "cpu": "100m"}}
+        self.apply(p)
+        wait_for(lambda: self.phase("oom") == "Failed", 60, what="oom Failed")
+        t = self.container_status("oom")["state"]["terminated"]
+        self.assertEqual(t["reason"], "OOMKilled")
+        self.assertEqual(t["exitCode"], 137)
+        self.assertEqual(self.get_pod("oom")["status"]["qosClass"], "Guaranteed")
+        self.assertTrue(self.node_ready())
+
+    def test_13_job_runs_to_complete(self):
+        self.apply({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "job1"},
+                    "spec": {"backoffLimit": 0, "template": {"spec": {
+                        "restartPolicy": "Never", "terminationGracePeriodSeconds": 2,
+                        "containers": [{"name": "main", "image": "busybox",
+                                        "command": ["sh", "-c", "echo done"]}]}}}})
+
+        def complete():
+            j = self.server.kubectl_json("get", "job", "job1")
+            return any(c["type"] == "Complete" and c["status"] == "True"
+                       for c in j.get("status", {}).get("conditions", []))
+        wait_for(complete, 90, interval=0.5, what="job1 Complete")
+        j = self.server.kubectl_json("get", "job", "job1")
+        self.assertEqual(j["status"].get("succeeded"), 1)
+        pods = self.server.kubectl_json("get", "pods", "-l", "job-name=job1")["items"]
+        self.assertEqual([p["status"]["phase"] for p in pods], ["Succeeded"])
+        self.assertEqual(pods[0]["spec"]["nodeName"], self.node)
+
+    def test_14_deployment_pods_all_run(self):
+        self.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                    "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                             "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                                 "terminationGracePeriodSeconds": 2,
+                                 "containers": [{"name": "main", "image": "busybox",
+                                                 "command": ["sleep", "3600"]}]}}}})
+
+        def all_ready():
+            d = self.server.kubectl_json("get", "deployment", "web")
+            return d.get("status", {}).get("readyReplicas") == 3
+        wait_for(all_ready, 90, interval=0.5, what="deployment web 3 ready replicas")
+        pods = self.server.kubectl_json("get", "pods", "-l", "app=web")["items"]
+        self.assertEqual(len(pods), 3)
+        ips = set()
+        for p in pods:
+            self.assertEqual(p["status"]["phase"], "Running")
+            self.assertEqual(p["spec"]["nodeName"], self.node)
+            ips.add(p["status"]["podIP"])
+        self.assertEqual(len(ips), 3)
+        self.kubectl("delete", "deployment", "web", "--wait=false")
 
 
 if __name__ == "__main__":
