@@ -35,6 +35,7 @@ struct Settings {
   std::string kubeconfig;
   std::string controllers = "*";
   bool leader_elect = true;
+  bool use_service_account_credentials = false;  // --use-service-account-credentials
   std::string lease_duration = "15s", renew_deadline = "10s", retry_period = "2s";
   std::string lease_namespace = "kube-system", lease_name = "kube-controller-manager";
   double qps = 20;
@@ -112,6 +113,9 @@ void AddOptions(CLI::App* cmd, Settings* s) {
   cmd->add_option("--namespace-sync-period", s->namespace_sync_period,
                   "How often namespaces are resynced")
       ->capture_default_str();
+  cmd->add_option("--use-service-account-credentials", s->use_service_account_credentials,
+                  "Run each controller with its own service account in kube-system")
+      ->capture_default_str();
   cmd->add_option("--kube-api-qps", s->qps, "Requests per second to the apiserver")
       ->capture_default_str();
   cmd->add_option("--kube-api-burst", s->burst, "Request burst to the apiserver")
@@ -173,6 +177,11 @@ class Instance : public RunningComponent {
     cfg.burst = s.burst;
     cfg.user_agent = "kube-controller-manager/korral";
     KORRAL_ASSIGN_OR_RETURN(in->client_, client::RestClient::New(cfg));
+    if (s.use_service_account_credentials) {
+      in->sa_clients_ =
+          std::make_unique<kc::ServiceAccountClientBuilder>(*in->client_, cfg, Clock::Real());
+      in->config_.service_account_clients = in->sa_clients_.get();
+    }
     in->discovery_ = kc::NewRestDiscovery(*in->client_);
     in->config_.controllers = absl::StrSplit(s.controllers, ',', absl::SkipWhitespace());
     in->config_.options = s.options;
@@ -247,6 +256,7 @@ class Instance : public RunningComponent {
   std::unique_ptr<client::RestClient> client_;
   std::unique_ptr<kc::Discovery> discovery_;
   kc::ManagerConfig config_;
+  std::unique_ptr<kc::ServiceAccountClientBuilder> sa_clients_;  // outlives manager_
   std::unique_ptr<client::LeaderElector> elector_;
   std::thread elector_thread_;
   std::mutex mu_;
@@ -259,6 +269,9 @@ class Instance : public RunningComponent {
 void RegisterControllerManagerComponent(Components& components) {
   auto standalone = std::make_shared<Settings>();
   auto in_server = std::make_shared<Settings>();
+  // Inside `korral server` each controller runs as its own service account, as kubeadm and k3s
+  // configure kube-controller-manager (--kube-controller-manager-arg to turn it off).
+  in_server->use_service_account_credentials = true;
   Component c;
   c.name = "controller-manager";
   c.description = "Run the controller manager (kube-controller-manager)";

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,9 @@ struct RestConfig {
   std::string client_cert_pem;
   std::string client_key_pem;
   std::string bearer_token;
+  // When set, called for every request and watch; its token replaces `bearer_token` (client-go's
+  // token source: lets a caller rotate short-lived tokens without rebuilding the client).
+  std::function<std::string()> bearer_token_source;
   bool insecure = false;        // skip server certificate verification
   std::string tls_server_name;  // overrides the name checked against the server certificate
   std::string user_agent = "korral-client";

@@ -237,9 +237,9 @@ struct RestClient::Impl {
     req.set(http::field::host, host_header);
     req.set(http::field::user_agent, config.user_agent);
     req.set(http::field::accept, "application/json");
-    if (!config.bearer_token.empty()) {
-      req.set(http::field::authorization, "Bearer " + config.bearer_token);
-    }
+    std::string token =
+        config.bearer_token_source ? config.bearer_token_source() : config.bearer_token;
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
     if (!body.empty()) {
       req.set(http::field::content_type, content_type);
       req.body() = std::string(body);

@@ -92,7 +92,21 @@ absl::StatusOr<std::unique_ptr<ControllerManager>> ControllerManager::Start(
       KLOG(Info, "controller {} is disabled", d.name);
       continue;
     }
-    auto c = d.factory(m->ctx_);
+    ControllerContext* ctx = &m->ctx_;
+    if (std::string_view sa = ServiceAccountFor(d.name);
+        config.service_account_clients != nullptr && !sa.empty()) {
+      auto sa_client = config.service_account_clients->ClientFor(std::string(sa));
+      if (!sa_client.ok()) {
+        m->Stop();
+        return absl::Status(
+            sa_client.status().code(),
+            absl::string_view("credentials of " + d.name + " (service account " + std::string(sa) +
+                              "): " + std::string(StatusMessage(sa_client.status()))));
+      }
+      ctx = &m->controller_contexts_.emplace_back(m->ctx_);
+      ctx->client = *sa_client;
+    }
+    auto c = d.factory(*ctx);
     if (!c.ok()) {
       m->Stop();
       return absl::Status(

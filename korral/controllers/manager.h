@@ -10,12 +10,14 @@
 // Thread-safe: Start once, Stop from any thread (idempotent).
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "korral/controllers/controller.h"
+#include "korral/controllers/sa_credentials.h"
 
 namespace korral::controllers {
 
@@ -25,6 +27,9 @@ struct ManagerConfig {
   Clock* clock = nullptr;  // default: Clock::Real()
   client::InformerOptions informer_options;
   std::chrono::milliseconds cache_sync_timeout{60000};
+  // --use-service-account-credentials: when set, each controller with an upstream service
+  // account (ServiceAccountFor) gets that account's client; the informers keep `client`.
+  ServiceAccountClientBuilder* service_account_clients = nullptr;
 };
 
 // The normalized name used for matching (lowercase, no dashes, no "controller" suffix, aliases
@@ -53,6 +58,8 @@ class ControllerManager {
   ControllerManager() = default;
   ControllerContext ctx_;
   std::unique_ptr<InformerFactory> informers_;
+  // Per-controller contexts (own client) under --use-service-account-credentials.
+  std::deque<ControllerContext> controller_contexts_;
   std::vector<std::unique_ptr<Controller>> controllers_;
   std::mutex mu_;
   bool stopped_ = false;

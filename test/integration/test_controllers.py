@@ -405,5 +405,71 @@ class StandaloneControllerManagerTest(harness.ServerTestCase):
             raise
 
 
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+"""
+
+
+class ServiceAccountCredentialsTest(harness.ServerTestCase):
+    """`korral server` runs each controller as its own service account
+    (--use-service-account-credentials): RBAC sees system:serviceaccount:kube-system:<name>."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.tmp = tempfile.mkdtemp(prefix="korral-sa-creds-")
+        policy = os.path.join(cls.tmp, "audit.yaml")
+        with open(policy, "w") as f:
+            f.write(AUDIT_POLICY)
+        cls.audit_log = os.path.join(cls.tmp, "audit.log")
+        cls.server = harness.Server(extra_args=[
+            "--audit-policy-file", policy, "--audit-log-path", cls.audit_log]).start()
+        cls.api_client = config.new_client_from_config(config_file=cls.server.kubeconfig)
+        cls.core = client.CoreV1Api(cls.api_client)
+
+    def audit_users(self, verb, resource, namespace):
+        users = set()
+        with open(self.audit_log) as f:
+            for line in f:
+                e = __import__("json").loads(line)
+                ref = e.get("objectRef", {})
+                if (e.get("verb") == verb and ref.get("resource") == resource and
+                        ref.get("namespace") == namespace and
+                        e.get("responseStatus", {}).get("code", 0) < 300):
+                    users.add(e["user"]["username"])
+        return users
+
+    def test_controllers_act_as_their_service_accounts(self):
+        self.kubectl("create", "namespace", "sa-creds")
+        self.kubectl("create", "deployment", "web", "-n", "sa-creds", "--image=busybox",
+                     "--replicas=2")
+        wait_for(lambda: len(self.core.list_namespaced_pod("sa-creds").items) == 2, timeout=60,
+                 what="the deployment's pods")
+        prefix = "system:serviceaccount:kube-system:"
+        wait_for(lambda: self.audit_users("create", "pods", "sa-creds"), timeout=10,
+                 what="audited pod creates")
+        self.assertEqual(self.audit_users("create", "pods", "sa-creds"),
+                         {prefix + "replicaset-controller"})
+        self.assertEqual(self.audit_users("create", "replicasets", "sa-creds"),
+                         {prefix + "deployment-controller"})
+        # The service account controller made the namespace's default account as itself.
+        wait_for(lambda: self.audit_users("create", "serviceaccounts", "sa-creds"), timeout=30,
+                 what="the default service account")
+        self.assertEqual(self.audit_users("create", "serviceaccounts", "sa-creds"),
+                         {prefix + "service-account-controller"})
+        # Namespace deletion (namespace-controller's role: deletecollection on everything).
+        self.kubectl("delete", "namespace", "sa-creds", "--wait=false")
+        wait_for(lambda: "sa-creds" not in self.kubectl(
+            "get", "namespaces", "-o", "name").stdout, timeout=90, what="namespace deleted")
+        self.assertIn(prefix + "namespace-controller",
+                      self.audit_users("deletecollection", "pods", "sa-creds") |
+                      self.audit_users("delete", "pods", "sa-creds"))
+
+
 if __name__ == "__main__":
     harness.main()
