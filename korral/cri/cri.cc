@@ -4,6 +4,13 @@
 
 namespace korral::cri {
 
+namespace {
+thread_local int64_t thread_call_ns = 0;
+}  // namespace
+
+std::chrono::nanoseconds ThreadCallTime() { return std::chrono::nanoseconds(thread_call_ns); }
+void AddThreadCallTime(std::chrono::nanoseconds d) { thread_call_ns += d.count(); }
+
 std::string NormalizeImageName(const std::string& image) {
   std::string name = image;
   std::string domain = "docker.io";

@@ -32,6 +32,11 @@ inline constexpr char kPodUidLabel[] = "io.kubernetes.pod.uid";
 inline constexpr char kContainerNameLabel[] = "io.kubernetes.container.name";
 inline constexpr char kContainerTypeLabel[] = "io.kubernetes.container.type";  // annotation
 
+// Time the calling thread has spent waiting in runtime calls (RemoteRuntime adds to it), so a
+// caller can tell its own cost from the runtime's: sample before and after a piece of work.
+std::chrono::nanoseconds ThreadCallTime();
+void AddThreadCallTime(std::chrono::nanoseconds d);
+
 class RuntimeService {
  public:
   virtual ~RuntimeService() = default;
@@ -47,6 +52,12 @@ class RuntimeService {
   // Idempotent: OK if already removed.
   virtual absl::Status RemovePodSandbox(const std::string& sandbox_id) = 0;
   virtual absl::StatusOr<v1::PodSandboxStatus> PodSandboxStatus(const std::string& sandbox_id) = 0;
+  // The pid of the sandbox's process (a process in the pod's network namespace), from the
+  // runtime's verbose sandbox status (containerd: info["info"].pid). 0 when the runtime does
+  // not say; Unimplemented for runtimes without processes (the fake).
+  virtual absl::StatusOr<int> PodSandboxPid(const std::string& sandbox_id) {
+    return absl::UnimplementedError("PodSandboxPid");
+  }
   virtual absl::StatusOr<std::vector<v1::PodSandbox>> ListPodSandbox(
       const v1::PodSandboxFilter& filter) = 0;
 

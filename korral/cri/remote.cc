@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,24 @@ absl::Status FromGrpc(const grpc::Status& s, const char* method) {
   std::string msg = std::string(method) + ": " + s.error_message();
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), absl::string_view(msg));
 }
+
+}  // namespace
+
+int PidFromVerboseInfo(const google::protobuf::Map<std::string, std::string>& info) {
+  // containerd: info["info"] is a JSON object with a top-level "pid" number (CRI-O puts the
+  // same under "info" too). A plain scan: the first "pid" key is the top-level one.
+  auto it = info.find("info");
+  if (it == info.end()) return 0;
+  const std::string& s = it->second;
+  auto k = s.find("\"pid\"");
+  if (k == std::string::npos) return 0;
+  k = s.find(':', k);
+  if (k == std::string::npos) return 0;
+  long pid = std::strtol(s.c_str() + k + 1, nullptr, 10);
+  return pid > 0 && pid < (1 << 22) ? static_cast<int>(pid) : 0;
+}
+
+namespace {
 
 class RemoteRuntime : public Runtime {
  public:
@@ -35,7 +54,9 @@ class RemoteRuntime : public Runtime {
     grpc::ClientContext ctx;
     if (timeout.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + timeout);
     Resp resp;
+    auto start = std::chrono::steady_clock::now();
     grpc::Status s = fn(&ctx, req, &resp);
+    AddThreadCallTime(std::chrono::steady_clock::now() - start);
     if (!s.ok()) return FromGrpc(s, method);
     return resp;
   }
@@ -82,6 +103,14 @@ class RemoteRuntime : public Runtime {
     auto r = KORRAL_CRI_CALL(runtime_, PodSandboxStatus, req, options_.request_timeout);
     if (!r.ok()) return r.status();
     return r->status();
+  }
+  absl::StatusOr<int> PodSandboxPid(const std::string& id) override {
+    v1::PodSandboxStatusRequest req;
+    req.set_pod_sandbox_id(id);
+    req.set_verbose(true);
+    auto r = KORRAL_CRI_CALL(runtime_, PodSandboxStatus, req, options_.request_timeout);
+    if (!r.ok()) return r.status();
+    return PidFromVerboseInfo(r->info());
   }
   absl::StatusOr<std::vector<v1::PodSandbox>> ListPodSandbox(
       const v1::PodSandboxFilter& filter) override {

@@ -15,6 +15,10 @@ struct RemoteRuntimeOptions {
   std::chrono::seconds pull_timeout{600};     // image pulls
 };
 
+// The sandbox pid in a verbose PodSandboxStatus's info map (containerd's info["info"].pid);
+// 0 if absent.
+int PidFromVerboseInfo(const google::protobuf::Map<std::string, std::string>& info);
+
 // Connects lazily; calls fail with Unavailable while the socket is not there.
 absl::StatusOr<RuntimePtr> NewRemoteRuntime(RemoteRuntimeOptions options);
 

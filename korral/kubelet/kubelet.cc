@@ -89,6 +89,12 @@ Kubelet::~Kubelet() { Stop(); }
 
 const KubeletConfig& Kubelet::config() const { return impl_->cfg; }
 
+int Kubelet::SandboxPid(const std::string& pod_uid) const {
+  std::lock_guard l(impl_->mu);
+  auto it = impl_->states.find(pod_uid);
+  return it == impl_->states.end() ? 0 : it->second.sandbox_pid;
+}
+
 std::vector<nlohmann::json> Kubelet::ListPods() const {
   std::vector<nlohmann::json> out;
   if (!impl_->pods) return out;
@@ -108,9 +114,11 @@ absl::Status Kubelet::Start() {
   client::InformerOptions io;
   io.name = "kubelet-pods";
   k.pods = std::make_unique<client::SharedInformer>(
-      // TODO(korral): the server-side fieldSelector spec.nodeName=<node> did not deliver watch
-      // events in the end-to-end test; watch all pods and keep only ours (client-side).
-      client::NewListerWatcher(k.client, client::resources::Pods(), "", "", ""), io);
+      // Only the pods bound to this node (as upstream); GetPodFromCache/ListPods still check
+      // spec.nodeName.
+      client::NewListerWatcher(k.client, client::resources::Pods(), "", "",
+                               "spec.nodeName=" + k.cfg.node_name),
+      io);
   (void)k.pods->AddIndex("uid", [](const Json& p) {
     return std::vector<std::string>{p["metadata"].value("uid", "")};
   });
@@ -336,7 +344,31 @@ absl::Status Kubelet::Impl::SyncPod(const std::string& key) {
     return absl::OkStatus();
   }
   PodState dummy;
-  return SyncRunningPod(pod, &dummy);
+  auto t0 = steady_clock::now();
+  auto c0 = cri::ThreadCallTime();
+  absl::Status s = SyncRunningPod(pod, &dummy);
+  auto sync = steady_clock::now() - t0;
+  auto cri_time = cri::ThreadCallTime() - c0;
+  std::lock_guard l(mu);
+  auto it = states.find(uid);
+  if (it != states.end() && !it->second.startup_reported) {
+    PodState& st = it->second;
+    st.startup_sync += sync;
+    st.startup_cri += cri_time;
+    const Json& ls = st.last_status;
+    bool all_running = ls.is_object() && ls.value("phase", "") == "Running";
+    for (const auto& cs : ls.value("containerStatuses", EmptyArray())) {
+      if (!cs.value("state", Json::object()).contains("running")) all_running = false;
+    }
+    if (all_running) {
+      st.startup_reported = true;
+      using std::chrono::duration_cast;
+      using ms = std::chrono::duration<double, std::milli>;
+      KLOG(Info, "kubelet: pod {} running: startup sync {:.1f} ms, of which CRI {:.1f} ms", key,
+           duration_cast<ms>(st.startup_sync).count(), duration_cast<ms>(st.startup_cri).count());
+    }
+  }
+  return s;
 }
 
 v1::PodSandboxConfig Kubelet::Impl::SandboxConfig(const Json& pod, uint32_t attempt) const {
@@ -459,9 +491,8 @@ absl::StatusOr<std::string> Kubelet::Impl::EnsureImage(const Json& pod, const Js
       std::lock_guard l(mu);
       states[uid].pull_failed_at[name] = now;
     }
-    SetWaiting(
-        uid, name, "ErrImagePull",
-        fmt::format("failed to pull and unpack image \"{}\": {}", image, Msg(pulled.status())));
+    SetWaiting(uid, name, "ErrImagePull",
+               fmt::format("Failed to pull image \"{}\": {}", image, Msg(pulled.status())));
     return absl::UnavailableError("ErrImagePull");
   }
   backoff.Reset(bkey);
@@ -742,11 +773,18 @@ absl::Status Kubelet::Impl::SyncRunningPod(const Json& pod, PodState*) {
     if (!cached) {
       auto ss = rt.PodSandboxStatus(sandbox_id);
       if (ss.ok()) pod_ip = ss->network().ip();
-      if (spec.value("hostNetwork", false)) pod_ip = node_ip;
+      int pid = 0;
+      if (spec.value("hostNetwork", false)) {
+        pod_ip = node_ip;
+      } else if (!cfg.hollow && sandbox->state() == v1::SANDBOX_READY) {
+        auto p = rt.PodSandboxPid(sandbox_id);
+        if (p.ok()) pid = *p;
+      }
       std::lock_guard l(mu);
       auto& st = states[uid];
       st.sandbox_id = sandbox_id;
       st.pod_ip = pod_ip;
+      st.sandbox_pid = pid;
     }
   }
 

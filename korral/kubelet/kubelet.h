@@ -84,6 +84,9 @@ class Kubelet {
   // Snapshots for the kubelet server and the stats library.
   std::vector<nlohmann::json> ListPods() const;
   const KubeletConfig& config() const;
+  // The pid of the pod's sandbox process (for network stats from its namespace); 0 when not
+  // known, for hostNetwork pods, or on runtimes without processes.
+  int SandboxPid(const std::string& pod_uid) const;
 
   struct Impl;
   Impl* impl() { return impl_.get(); }

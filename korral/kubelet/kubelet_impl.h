@@ -55,6 +55,11 @@ struct PodState {
   std::optional<WaitingReason> pod_waiting;      // volume errors: every container waits
   Json last_status;                              // last status written (or seen)
   std::string sandbox_id, pod_ip;
+  int sandbox_pid = 0;  // a process in the pod's network namespace (0: unknown / host network)
+  // Startup accounting until the pod first reports all containers running: time in syncs and,
+  // of that, in runtime (CRI) calls. Logged once (bench/node reads it).
+  std::chrono::nanoseconds startup_sync{0}, startup_cri{0};
+  bool startup_reported = false;
   bool volumes_ready = false;
   std::chrono::steady_clock::time_point volumes_synced{};
   bool terminated_sandbox = false;  // terminal pod whose sandbox was stopped
