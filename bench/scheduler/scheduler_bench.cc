@@ -317,7 +317,8 @@ pid_t StartServer(const std::string& korral, const std::string& dir, int port) {
   return pid;
 }
 
-int RunE2E(const std::string& korral, int nodes, int pods, int creators) {
+int RunE2E(const std::string& korral, int nodes, int pods, int creators, int event_workers,
+           int bind_workers) {
   std::string dir = fmt::format("/tmp/korral-sched-bench-{}", getpid());
   std::filesystem::create_directories(dir);
   int port = 20000 + static_cast<int>(getpid() % 20000);
@@ -382,7 +383,8 @@ int RunE2E(const std::string& korral, int nodes, int pods, int creators) {
   ks::SchedulerServerOptions so;
   so.config.profiles.push_back(ks::ProfileConfig{});
   so.config.leader_election.leader_elect = false;
-  so.bind_workers = 16;
+  so.bind_workers = bind_workers;
+  so.event_workers = event_workers;
   auto server = ks::SchedulerServer::New(*sched_client, so);
   if (!server.ok()) {
     std::fprintf(stderr, "scheduler: %s\n", server.status().ToString().c_str());
@@ -411,7 +413,10 @@ int RunE2E(const std::string& korral, int nodes, int pods, int creators) {
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.rss = RssMiB();
   Print("e2e", "SchedulingBasic", nodes, 0, pods, r);
-  (*server)->Stop();
+  auto stop_start = Clock::now();
+  (*server)->Stop();  // writes the events still queued
+  std::printf("e2e: scheduler stopped (queued events written) %.1fs after the last binding\n",
+              std::chrono::duration<double>(Clock::now() - stop_start).count());
   if (watch.ok()) (*watch)->Stop();
   kill(pid, SIGTERM);
   int st = 0;
@@ -437,7 +442,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> workloads;
   bool e2e = false, rss = false, in_process = true;
   std::string korral;
-  int e2e_nodes = 5000, e2e_pods = 10000, creators = 16;
+  int e2e_nodes = 5000, e2e_pods = 10000, creators = 16, event_workers = 2, bind_workers = 16;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&](const char* p) -> std::string {
@@ -456,6 +461,10 @@ int main(int argc, char** argv) {
       e2e_pods = std::atoi(v5.c_str());
     } else if (auto v6 = val("--creators="); !v6.empty()) {
       creators = std::atoi(v6.c_str());
+    } else if (auto v7 = val("--event-workers="); !v7.empty()) {
+      event_workers = std::atoi(v7.c_str());
+    } else if (auto v8 = val("--bind-workers="); !v8.empty()) {
+      bind_workers = std::atoi(v8.c_str());
     } else if (a == "--e2e") {
       e2e = true;
     } else if (a == "--e2e-only") {
@@ -466,7 +475,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: scheduler_bench [--nodes=500,1000,5000] [--workloads=A,B] [--rss] "
-                   "[--e2e|--e2e-only --korral=PATH --e2e-nodes=N --e2e-pods=N --creators=N]\n");
+                   "[--e2e|--e2e-only --korral=PATH --e2e-nodes=N --e2e-pods=N --creators=N "
+                   "--event-workers=N (0: events written synchronously) --bind-workers=N]\n");
       return 2;
     }
   }
@@ -493,7 +503,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "--e2e needs --korral=PATH\n");
       return 2;
     }
-    return RunE2E(korral, e2e_nodes, e2e_pods, creators);
+    return RunE2E(korral, e2e_nodes, e2e_pods, creators, event_workers, bind_workers);
   }
   return 0;
 }

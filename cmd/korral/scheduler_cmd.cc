@@ -21,6 +21,7 @@
 #include "korral/client/rest.h"
 #include "korral/scheduler/config.h"
 #include "korral/scheduler/server.h"
+#include "korral/scheduler/serving.h"
 
 namespace korral::cmd {
 namespace {
@@ -37,6 +38,9 @@ struct Settings {
   int burst = 100;
   int bind_workers = 8;
   std::vector<std::string> server_args;  // --kube-scheduler-arg (server only)
+  int secure_port = 10259;               // 0: no /healthz, /metrics listener
+  std::string bind_address = "127.0.0.1";
+  std::string tls_cert_file, tls_private_key_file;
 };
 
 void AddOptions(CLI::App* cmd, Settings* s) {
@@ -55,6 +59,23 @@ void AddOptions(CLI::App* cmd, Settings* s) {
   cmd->add_option("--bind-workers", s->bind_workers,
                   "Threads that bind pods (and write events/status) concurrently")
       ->capture_default_str();
+  cmd->add_option("--secure-port", s->secure_port,
+                  "HTTPS port for /healthz and /metrics (0 disables)")
+      ->capture_default_str();
+  cmd->add_option("--bind-address", s->bind_address,
+                  "Address of the secure port (/metrics is not authenticated: keep it local)")
+      ->capture_default_str();
+  cmd->add_option("--tls-cert-file", s->tls_cert_file,
+                  "Serving certificate (PEM); default a self-signed one");
+  cmd->add_option("--tls-private-key-file", s->tls_private_key_file, "Key of --tls-cert-file");
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::string_view("cannot read " + path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 absl::StatusOr<ks::SchedulerConfiguration> Resolve(const Settings& s) {
@@ -100,11 +121,26 @@ class Instance : public RunningComponent {
     o.bind_workers = s.bind_workers;
     KORRAL_ASSIGN_OR_RETURN(in->server_, ks::SchedulerServer::New(*in->client_, std::move(o)));
     KORRAL_RETURN_IF_ERROR(in->server_->Start());
+    if (s.secure_port > 0) {
+      ks::SecureServingOptions so;
+      so.bind_address = s.bind_address;
+      so.port = static_cast<uint16_t>(s.secure_port);
+      if (!s.tls_cert_file.empty()) {
+        KORRAL_ASSIGN_OR_RETURN(so.cert_pem, ReadFile(s.tls_cert_file));
+      }
+      if (!s.tls_private_key_file.empty()) {
+        KORRAL_ASSIGN_OR_RETURN(so.key_pem, ReadFile(s.tls_private_key_file));
+      }
+      ks::SchedulerServer* server = in->server_.get();
+      so.metrics = [server] { return server->scheduler().RenderMetrics(); };
+      KORRAL_ASSIGN_OR_RETURN(in->serving_, ks::SecureServing::Start(std::move(so)));
+    }
     return in;
   }
   ~Instance() override { Stop(); }
   void Stop() override {
     if (stopped_.exchange(true)) return;
+    if (serving_) serving_->Stop();
     if (server_) server_->Stop();
   }
 
@@ -112,6 +148,7 @@ class Instance : public RunningComponent {
   Instance() = default;
   std::unique_ptr<client::RestClient> client_;
   std::unique_ptr<ks::SchedulerServer> server_;
+  std::unique_ptr<ks::SecureServing> serving_;
   std::atomic<bool> stopped_{false};
 };
 
@@ -124,6 +161,7 @@ void RegisterSchedulerComponent(Components& components) {
   // more than protecting the apiserver from one client.
   in_server->qps = 5000;
   in_server->burst = 10000;
+  in_server->secure_port = 0;  // korral server serves its own /healthz and /metrics
   Component c;
   c.name = "scheduler";
   c.description = "Run the scheduler (kube-scheduler)";

@@ -25,8 +25,54 @@ std::string RandomSuffix(uint64_t seq) {
 // ---- ClientSchedulerApi -------------------------------------------------------------------------
 
 ClientSchedulerApi::ClientSchedulerApi(client::Client& client, std::string instance,
-                                       const Clock& clock)
-    : client_(client), instance_(std::move(instance)), clock_(clock) {}
+                                       const Clock& clock, int event_workers)
+    : client_(client), instance_(std::move(instance)), clock_(clock) {
+  for (int i = 0; i < event_workers; ++i) ev_workers_.emplace_back([this] { EventLoop(); });
+}
+
+ClientSchedulerApi::~ClientSchedulerApi() { Flush(std::chrono::seconds(5)); }
+
+void ClientSchedulerApi::Flush(std::chrono::milliseconds timeout) {
+  {
+    std::unique_lock l(ev_mu_);
+    ev_cv_.wait_for(l, timeout, [&] { return ev_queue_.empty() && ev_busy_ == 0; });
+    if (!ev_queue_.empty()) {
+      KLOG(Warning, "scheduler: {} events not written at shutdown", ev_queue_.size());
+      ev_queue_.clear();
+    }
+    ev_stop_ = true;
+  }
+  ev_cv_.notify_all();
+  for (auto& t : ev_workers_) {
+    if (t.joinable()) t.join();
+  }
+  ev_workers_.clear();
+}
+
+void ClientSchedulerApi::EventLoop() {
+  std::unique_lock l(ev_mu_);
+  while (true) {
+    ev_cv_.wait(l, [&] { return ev_stop_ || !ev_queue_.empty(); });
+    if (ev_queue_.empty()) return;
+    auto item = std::move(ev_queue_.front());
+    ev_queue_.pop_front();
+    ++ev_busy_;
+    l.unlock();
+    WriteEvent(item.second);
+    l.lock();
+    --ev_busy_;
+    if (ev_queue_.empty() && ev_busy_ == 0) ev_cv_.notify_all();
+  }
+}
+
+void ClientSchedulerApi::WriteEvent(const Json& ev) {
+  std::string ns = ev["metadata"].value("namespace", "");
+  auto r = client_.Create(client::resources::Events(), ns, ev);
+  if (!r.ok()) {
+    KLOG(Warning, "recording event {} for {}/{}: {}", ev.value("reason", ""), ns,
+         ev["involvedObject"].value("name", ""), r.status().ToString());
+  }
+}
 
 absl::Status ClientSchedulerApi::Bind(const PodInfo& pod, const std::string& node) {
   Json binding = {{"apiVersion", "v1"},
@@ -121,9 +167,22 @@ void ClientSchedulerApi::RecordEvent(const PodInfo& pod, const std::string& type
       {"reportingComponent", "default-scheduler"},
       {"reportingInstance", instance_},
   };
-  auto r = client_.Create(client::resources::Events(), pod.ns, ev);
-  if (!r.ok())
-    KLOG(Warning, "recording event {} for {}: {}", reason, pod.key, r.status().ToString());
+  {
+    std::lock_guard l(ev_mu_);
+    if (!ev_workers_.empty() && !ev_stop_) {
+      if (ev_queue_.size() >= kMaxQueuedEvents) {
+        if (dropped_++ % 1000 == 0) {
+          KLOG(Warning, "scheduler: event queue full ({}), dropping event {} for {}",
+               kMaxQueuedEvents, reason, pod.key);
+        }
+        return;
+      }
+      ev_queue_.emplace_back(pod.key, std::move(ev));
+      ev_cv_.notify_one();
+      return;
+    }
+  }
+  WriteEvent(ev);
 }
 
 // ---- SchedulerServer ----------------------------------------------------------------------------
@@ -140,7 +199,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::New(
     options.identity = fmt::format("{}_{:016x}", host, rng());
   }
   auto s = std::unique_ptr<SchedulerServer>(new SchedulerServer(client, std::move(options)));
-  s->api_ = std::make_unique<ClientSchedulerApi>(client, s->options_.identity, Clock::Real());
+  s->api_ = std::make_unique<ClientSchedulerApi>(client, s->options_.identity, Clock::Real(),
+                                                 s->options_.event_workers);
   SchedulerOptions so;
   so.profiles = s->options_.config.profiles;
   so.percentage_of_nodes_to_score = s->options_.config.percentage_of_nodes_to_score;
@@ -362,6 +422,7 @@ void SchedulerServer::Stop() {
   if (elector_) elector_->Stop();
   if (elector_thread_.joinable()) elector_thread_.join();
   scheduler_->Stop();
+  api_->Flush(std::chrono::seconds(5));
   for (auto& inf : informers_) inf->Stop();
 }
 

@@ -6,6 +6,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,11 +24,19 @@
 
 namespace korral::scheduler {
 
-// SchedulerApi over a client::Client.
+// SchedulerApi over a client::Client. Events are written asynchronously by `event_workers`
+// threads from a bounded queue, so bindings never wait for them (upstream's event broadcaster:
+// a queue of 1,000 that drops when full); 0 workers writes them synchronously.
 class ClientSchedulerApi : public SchedulerApi {
  public:
+  static constexpr size_t kMaxQueuedEvents = 10000;
   // `client` must outlive this. `instance`: reportingInstance of events.
-  ClientSchedulerApi(client::Client& client, std::string instance, const Clock& clock);
+  ClientSchedulerApi(client::Client& client, std::string instance, const Clock& clock,
+                     int event_workers = 2);
+  ~ClientSchedulerApi() override;
+  // Writes the queued events (for at most `timeout`) and stops the event workers.
+  void Flush(std::chrono::milliseconds timeout);
+  int64_t dropped_events() const { return dropped_.load(); }
   absl::Status Bind(const PodInfo& pod, const std::string& node) override;
   absl::Status DeletePod(const PodInfo& pod) override;
   absl::Status UpdatePodScheduledCondition(const PodInfo& pod, const std::string& reason,
@@ -35,16 +46,27 @@ class ClientSchedulerApi : public SchedulerApi {
                    const std::string& action, const std::string& message) override;
 
  private:
+  void WriteEvent(const Json& ev);
+  void EventLoop();
+
   client::Client& client_;
   std::string instance_;
   const Clock& clock_;
   std::atomic<uint64_t> event_seq_{0};
+  std::mutex ev_mu_;
+  std::condition_variable ev_cv_;
+  std::deque<std::pair<std::string, Json>> ev_queue_;  // (pod key, event)
+  bool ev_stop_ = false;
+  int ev_busy_ = 0;
+  std::vector<std::thread> ev_workers_;
+  std::atomic<int64_t> dropped_{0};
 };
 
 struct SchedulerServerOptions {
   SchedulerConfiguration config;
   std::string identity;  // leader election identity (default hostname_uuid-ish)
   int bind_workers = 8;
+  int event_workers = 2;  // threads writing Events (0: synchronously in the binding workers)
 };
 
 class SchedulerServer {

@@ -5,12 +5,14 @@ and leader failover between two standalone `korral scheduler` replicas."""
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import KORRAL, ServerTestCase, main  # noqa: E402
+from harness import KORRAL, ServerTestCase, free_port, main  # noqa: E402
 
 
 def node_manifest(name, cpu="4", memory="8Gi", labels=None, taints=None):
@@ -164,13 +166,80 @@ class FailoverTest(ServerTestCase):
         from harness import Server
         cls.server = Server(extra_args=["--disable-scheduler"]).start()
 
-    def start_replica(self, name):
+    def start_replica(self, name, port=None):
         log = open(os.path.join(self.server.tmp, name + ".log"), "wb")
         return subprocess.Popen(
             [KORRAL, "scheduler", "--kubeconfig", self.server.kubeconfig,
              "--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s",
-             "--leader-elect-retry-period", "500ms"],
+             "--leader-elect-retry-period", "500ms",
+             "--secure-port", str(port or free_port()), "--bind-address", "127.0.0.1"],
             stdout=log, stderr=subprocess.STDOUT)
+
+    @staticmethod
+    def get_secure(port, path):
+        """GET https://127.0.0.1:port/path (self-signed serving cert): (status, body)."""
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            with urllib.request.urlopen("https://127.0.0.1:%d%s" % (port, path), context=ctx,
+                                        timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_secure_port_healthz_and_metrics(self):
+        """A standalone scheduler serves /healthz and Prometheus /metrics on --secure-port."""
+        self.server.kubectl("apply", "-f", "-", input=json.dumps(node_manifest("sp-1")))
+        code, _, body = self.server.request(
+            "PATCH", "/api/v1/nodes/sp-1/status",
+            json.dumps({"status": node_manifest("sp-1")["status"]}),
+            {"Content-Type": "application/merge-patch+json"})
+        self.assertEqual(code, 200, body)
+        port = free_port()
+        p = self.start_replica("sp", port)
+        try:
+            deadline = time.time() + 20
+            status = None
+            while time.time() < deadline:
+                try:
+                    status, body = self.get_secure(port, "/healthz")
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            self.assertEqual((status, body), (200, "ok"))
+            self.server.kubectl("apply", "-f", "-",
+                                input=json.dumps(pod_manifest("sp-pod", node_selector={
+                                    "kubernetes.io/hostname": "sp-1"})))
+            self.server.kubectl("apply", "-f", "-",
+                                input=json.dumps(pod_manifest("sp-nowhere", node_selector={
+                                    "kubernetes.io/hostname": "missing"})))
+            want = ('scheduler_schedule_attempts_total{profile="default-scheduler",'
+                    'result="scheduled"} 1')
+            deadline = time.time() + 30
+            metrics = ""
+            while time.time() < deadline:
+                status, metrics = self.get_secure(port, "/metrics")
+                if want in metrics and 'result="unschedulable"' in metrics:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(status, 200)
+            self.assertIn(want, metrics)
+            self.assertIn("# TYPE scheduler_scheduling_attempt_duration_seconds histogram",
+                          metrics)
+            self.assertIn('scheduler_scheduling_attempt_duration_seconds_count{'
+                          'profile="default-scheduler",result="scheduled"} 1', metrics)
+            self.assertIn('scheduler_pending_pods{queue="unschedulable"} 1', metrics)
+            self.assertEqual(self.get_secure(port, "/nope")[0], 404)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            self.server.kubectl("delete", "pod", "sp-pod", "sp-nowhere", "--wait=false",
+                                check=False)
 
     def holder(self):
         p = self.server.kubectl("get", "lease", "-n", "kube-system", "kube-scheduler", "-o",
