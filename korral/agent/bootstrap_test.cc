@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "korral/agent/agent.h"
 #include "korral/base/status.h"
 #include "korral/client/fake_client.h"
 #include "korral/client/kubeconfig.h"
@@ -137,6 +138,23 @@ TEST_F(BootstrapTest, BadInput) {
   opts_.ca_file = (dir_ / "missing.crt").string();
   EXPECT_EQ(EnsureNodeKubeconfig(opts_, &fake_).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BootstrapTest, AgentFlags) {
+  AgentConfig cfg;
+  EXPECT_EQ(StatusMessage(BootstrapFromFlags(&cfg, "", "")), "--kubeconfig or --token is required");
+  cfg.kubeconfig = "/k";
+  EXPECT_TRUE(BootstrapFromFlags(&cfg, "", "").ok());  // nothing to do
+  AgentConfig join;
+  join.data_dir = dir_.string();
+  EXPECT_EQ(StatusMessage(BootstrapFromFlags(&join, opts_.token, opts_.ca_file)),
+            "--token needs --server (the apiserver URL)");
+  join.server = "https://127.0.0.1:1";
+  EXPECT_EQ(StatusMessage(BootstrapFromFlags(&join, opts_.token, "")),
+            "--token needs --ca-file (the cluster CA certificate)");
+  EXPECT_EQ(BootstrapFromFlags(&join, "bad", opts_.ca_file).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(join.node_name.empty());  // defaulted to the host name
 }
 
 }  // namespace
