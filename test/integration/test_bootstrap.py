@@ -158,9 +158,16 @@ current-context: x
                 stdout=log, stderr=subprocess.STDOUT)
 
         kubeconfig = os.path.join(agent_dir, "kubelet.kubeconfig")
+
+        def node_registered():
+            p = self.kubectl("get", "node", node, "-o", "json", check=False)
+            return json.loads(p.stdout) if p.returncode == 0 else None
+
         agent = run_agent()
         try:
             wait_for(lambda: os.path.exists(kubeconfig), 60, what="the node kubeconfig")
+            # The agent's kubelet registers its Node with the new identity.
+            wait_for(node_registered, 30, what="the Node registered by the agent")
         finally:
             agent.terminate()
             try:
@@ -181,20 +188,11 @@ current-context: x
         table = self.kubectl("get", "csr", csr["metadata"]["name"]).stdout
         self.assertIn("Approved,Issued", table)
         self.assertIn("system:bootstrap:" + tid, table)
-        # The new identity is the node's, and it can register its Node.
+        # The new identity is the node's (the Node above was registered with it).
         user = self.whoami(kubeconfig)
         self.assertEqual(user["username"], "system:node:" + node)
         self.assertIn("system:nodes", user["groups"])
-        nodes = self.server.kubectl_json("get", "nodes")["items"]
-        if not any(n["metadata"]["name"] == node for n in nodes):
-            p = subprocess.run(
-                [harness.KUBECTL, "--kubeconfig", kubeconfig, "--cache-dir",
-                 self.server.cache_dir, "create", "-f", "-"],
-                input=json.dumps({"apiVersion": "v1", "kind": "Node",
-                                  "metadata": {"name": node}}),
-                capture_output=True, text=True, timeout=60)
-            self.assertEqual(p.returncode, 0, p.stderr)
-        self.server.kubectl_json("get", "node", node)
+        self.assertIn("registered node " + node, open(log_path).read())
         # The node identity cannot register another node.
         p = subprocess.run(
             [harness.KUBECTL, "--kubeconfig", kubeconfig, "--cache-dir", self.server.cache_dir,
