@@ -181,5 +181,23 @@ TEST_F(IncrementalTest, HardTopologySpreadAcrossCycles) {
   EXPECT_EQ(Schedule(SpreadPod("s12")), "n30");
 }
 
+TEST_F(IncrementalTest, EmptyNamespaceSelectorIsNotConfusedWithOwnNamespace) {
+  AddAssigned(PodJson("x", "100m", "", {{"app", "a"}}, "other"), "n00");
+  auto pod = [](const std::string& name, bool all_namespaces) {
+    Json p = AntiAffinityPod(name, "z", "a");
+    p["spec"]["nodeSelector"] = {{"kubernetes.io/hostname", "n00"}};
+    Json& term = p["spec"]["affinity"]["podAntiAffinity"]
+                  ["requiredDuringSchedulingIgnoredDuringExecution"][0];
+    term["namespaces"] = Json::array({"default"});
+    if (all_namespaces) term["namespaceSelector"] = Json::object();
+    return p;
+  };
+  // Only the pod's own namespace: "x" (namespace other) does not count.
+  EXPECT_EQ(Schedule(pod("own", false)), "n00");
+  // namespaceSelector {}: every namespace, so "x" repels it.
+  EXPECT_EQ(Schedule(pod("all", true)), "");
+  EXPECT_EQ(Schedule(pod("own2", false)), "n00");
+}
+
 }  // namespace
 }  // namespace korral::scheduler

@@ -121,6 +121,8 @@ struct NodeCountCache {
 std::string TermKey(const AffinityTerm& t) {
   std::string k = t.topology_key + "\x01" + SelectorKey(t.selector) + "\x01";
   for (const auto& n : t.namespaces) k += n + "\x02";
+  // An empty namespaceSelector ({}) matches every namespace; an absent one only `namespaces`.
+  if (t.namespace_selector) k += "\x04all";
   return k;
 }
 
