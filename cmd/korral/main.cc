@@ -18,6 +18,7 @@
 
 #include "cmd/korral/component.h"
 #include "korral/apiserver/apiserver.h"
+#include "korral/apiserver/request_timeout.h"
 #include "korral/apiserver/security/flags.h"
 #include "korral/base/log.h"
 
@@ -141,6 +142,25 @@ void AddServerFlags(CLI::App* cmd, korral::apiserver::ApiServerConfig* c) {
   cmd->add_option("--storage-backend", c->storage_backend, "sqlite (default) or memory")
       ->capture_default_str()
       ->check(CLI::IsMember({"sqlite", "memory"}));
+  cmd->add_option("--max-requests-inflight", c->max_requests_inflight,
+                  "Maximum read-only requests in flight (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-mutating-requests-inflight", c->max_mutating_requests_inflight,
+                  "Maximum mutating requests in flight (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option_function<std::string>(
+      "--request-timeout",
+      [c](const std::string& v) {
+        auto d = korral::apiserver::ParseGoDuration(v);
+        if (!d.ok() || d->count() <= 0) {
+          throw CLI::ValidationError("--request-timeout", "use a positive duration such as 1m0s");
+        }
+        c->request_timeout =
+            std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(*d));
+      },
+      "Longest a non-long-running request may take with timeout= (default 1m0s)");
   korral::apiserver::security::AddSecurityFlags(cmd, &c->security);
 }
 

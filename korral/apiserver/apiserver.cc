@@ -20,6 +20,7 @@
 #include "korral/apiserver/handler.h"
 #include "korral/apiserver/http/server.h"
 #include "korral/apiserver/instrumented_backend.h"
+#include "korral/apiserver/maxinflight.h"
 #include "korral/apiserver/metrics.h"
 #include "korral/apiserver/metrics_api.h"
 #include "korral/apiserver/proxy.h"
@@ -140,6 +141,10 @@ class ApiServerImpl final : public ApiServer {
     so.error_response = [](int code, std::string_view msg) {
       return ApiHandler::ErrorResponse(code, msg);
     };
+    // Max in-flight limits (maxinflight.h): slots are taken as requests arrive.
+    auto limiter = std::make_shared<MaxInFlightLimiter>(
+        MaxInFlightOptions{c.max_requests_inflight, c.max_mutating_requests_inflight});
+    so.admit = [limiter](http::Request& req) { limiter->Admit(req); };
     // The handler exists only once the port is known (discovery names it); until then
     // requests get 503. The holder is shared with the server's callbacks.
     handler_holder_ = std::make_shared<std::atomic<ApiHandler*>>(nullptr);
@@ -169,6 +174,8 @@ class ApiServerImpl final : public ApiServer {
     handler_options.node_proxy = std::make_shared<NodeProxy>(
         store_.get(), KubeletClientOptions{"", pki_.admin.cert_pem, pki_.admin.key_pem});
     handler_options.security = security_.get();
+    handler_options.max_inflight = limiter;
+    handler_options.request_timeout = c.request_timeout;
     handler_ = std::make_unique<ApiHandler>(store_.get(), discovery_.get(), &metrics_,
                                             &Clock::Real(), handler_options);
     KubeletClientConfig kubelet_client;

@@ -32,6 +32,12 @@ struct ApiServerConfig {
   std::chrono::milliseconds compaction_interval{std::chrono::minutes(5)};
   int io_threads = 2;
   int worker_threads = 32;
+  // Upstream's --max-requests-inflight, --max-mutating-requests-inflight (0: unlimited) and
+  // --request-timeout (the longest `timeout=` a request gets); see maxinflight.h and
+  // request_timeout.h.
+  int max_requests_inflight = 400;
+  int max_mutating_requests_inflight = 200;
+  std::chrono::seconds request_timeout{60};
   // Authentication, authorization, admission, encryption at rest and audit flags.
   security::SecurityOptions security;
 };

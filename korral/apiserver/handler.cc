@@ -20,13 +20,16 @@
 #include "korral/apiserver/ephemeral.h"
 #include "korral/apiserver/eviction.h"
 #include "korral/apiserver/managedfields.h"
+#include "korral/apiserver/maxinflight.h"
 #include "korral/apiserver/metrics.h"
 #include "korral/apiserver/metrics_api.h"
 #include "korral/apiserver/patch.h"
 #include "korral/apiserver/proxy.h"
+#include "korral/apiserver/request_timeout.h"
 #include "korral/apiserver/security/pipeline.h"
 #include "korral/apiserver/store.h"
 #include "korral/apiserver/timer_queue.h"
+#include "korral/apiserver/warnings.h"
 #include "korral/base/clock.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
@@ -206,6 +209,7 @@ struct ApiHandler::Impl {
   Clock* clock;
   HandlerOptions options;
   TimerQueue timers;
+  DeadlineRunner deadlines;  // `timeout=` (request_timeout.h); last: waits for late handlers
 
   // ---- helpers -------------------------------------------------------------------------
   absl::StatusOr<Json> DecodeObject(const http::Request& req, const api::ResourceType& type,
@@ -398,8 +402,8 @@ struct ApiHandler::Impl {
   // PUT and POST: decode the body under the request's field validation and dry-run options,
   // then `write` it; answers with `code` and any field warnings.
   template <typename Write>
-  http::Response WriteBody(http::Request& req, const api::ResourceType& type, int code,
-                           const Write& write) {
+  http::Response WriteBody(http::Request& req, const api::ResourceType& type, const Path& p,
+                           int code, const Write& write) {
     auto fv = ParseFieldValidation(req);
     if (!fv.ok()) return StatusResponse(fv.status());
     auto dry = ParseDryRun(req);
@@ -407,15 +411,23 @@ struct ApiHandler::Impl {
     http::HeaderList warnings;
     auto obj = DecodeObject(req, type, *fv, &warnings);
     if (!obj.ok()) return StatusResponse(obj.status());
+    std::optional<int64_t> old_generation;  // for Warning headers (warnings.h)
+    if (code == 200 && WarnsOnUpdate(type) && p.subresource.empty()) {
+      auto old = store->Get(type, p.ns, p.name, std::nullopt);
+      if (old.ok()) old_generation = (*old)->object["metadata"].value("generation", int64_t{0});
+    }
     absl::StatusOr<ObjectPtr> written = write(std::move(*obj), *dry);
     if (!written.ok()) return StatusResponse(written.status());
     auto r = JsonResponse(code, ObjectBody(type, *written, ParseAccept(req)));
     r.headers = std::move(warnings);
+    if (p.subresource.empty() && (code != 200 || old_generation)) {  // updates: warnings.h
+      AppendWarningHeaders(WriteWarnings(type, (*written)->object, old_generation), &r.headers);
+    }
     return r;
   }
 
   http::Response Create(http::Request& req, const api::ResourceType& type, const Path& p) {
-    return WriteBody(req, type, 201, [&](Json obj, bool dry) {
+    return WriteBody(req, type, p, 201, [&](Json obj, bool dry) {
       WriteOptions wo{dry, ""};
       wo.field_manager =
           FieldManagerName(req.Query("fieldManager").value_or(""), req.Header("User-Agent"));
@@ -424,7 +436,7 @@ struct ApiHandler::Impl {
   }
 
   http::Response Update(http::Request& req, const api::ResourceType& type, const Path& p) {
-    return WriteBody(req, type, 200, [&](Json obj, bool dry) {
+    return WriteBody(req, type, p, 200, [&](Json obj, bool dry) {
       WriteOptions wo{dry, p.subresource};
       wo.field_manager =
           FieldManagerName(req.Query("fieldManager").value_or(""), req.Header("User-Agent"));
@@ -483,7 +495,9 @@ struct ApiHandler::Impl {
     WriteOptions wo{*dry, p.subresource};
     wo.field_manager = FieldManagerName(fm_param, req.Header("User-Agent"));
     wo.managed_fields_done = apply;
+    std::optional<int64_t> old_generation;  // for Warning headers (warnings.h)
     auto mutate = [&](const Json& current) -> absl::StatusOr<Json> {
+      old_generation = current["metadata"].value("generation", int64_t{0});
       Json base = current;
       // The stored resourceVersion is not part of the patch base: a patch pins a version
       // only when it names one itself.
@@ -520,11 +534,15 @@ struct ApiHandler::Impl {
       if (!created.ok()) return StatusResponse(created.status());
       auto r = JsonResponse(201, ObjectBody(type, *created, ParseAccept(req)));
       r.headers = std::move(warnings);
+      AppendWarningHeaders(WriteWarnings(type, (*created)->object, std::nullopt), &r.headers);
       return r;
     }
     if (!updated.ok()) return StatusResponse(updated.status());
     auto r = JsonResponse(200, ObjectBody(type, *updated, ParseAccept(req)));
     r.headers = std::move(warnings);
+    if (p.subresource.empty()) {
+      AppendWarningHeaders(WriteWarnings(type, (*updated)->object, old_generation), &r.headers);
+    }
     return r;
   }
 
@@ -1150,6 +1168,8 @@ bool ApiHandler::CanRunInline(const http::Request& req) const {
     Path rp;
     std::string node, rest;
     if (NodeProxy::ParseNodeProxyPath(p, &node, &rest)) return false;
+    std::string resource, ns;
+    if (NodeProxy::ParseResourceProxyPath(p, &resource, &ns, &node, &rest)) return false;
     if (ParseResourcePath(p, &rp) && !rp.subresource.empty() && rp.subresource != "status" &&
         rp.subresource != "scale") {
       return false;
@@ -1169,6 +1189,16 @@ http::Response ApiHandler::ErrorResponse(int code, std::string_view message) {
 }
 
 http::Response ApiHandler::Handle(http::Request& req) {
+  // `timeout=` (request_timeout.h): served on a thread of its own against the deadline.
+  auto deadline = RequestDeadline(req, impl_->options.request_timeout);
+  if (!deadline.ok()) return StatusResponse(deadline.status());
+  if (*deadline) {
+    return impl_->deadlines.Run(req, **deadline, [this](http::Request& r) { return HandleNow(r); });
+  }
+  return HandleNow(req);
+}
+
+http::Response ApiHandler::HandleNow(http::Request& req) {
   auto start = std::chrono::steady_clock::now();
   std::string verb = req.method, resource;
   http::Response resp;
@@ -1189,6 +1219,10 @@ http::Response ApiHandler::Handle(http::Request& req) {
     for (auto& c : verb_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     resp = StatusResponse(apierrors::NewForbidden(
         "", "", fmt::format("User \"system:anonymous\" cannot {} path \"{}\"", verb_lower, path)));
+  } else if (impl_->options.max_inflight &&
+             impl_->options.max_inflight->ShouldReject(
+                 req, RequestUserGroups(req, scope != nullptr, impl_->options.allow_anonymous))) {
+    resp = MaxInFlightLimiter::TooManyRequests();  // maxinflight.h
   } else if (path == "/version" || path == "/version/") {
     Json v = {{"major", "1"},
               {"minor", "32"},
@@ -1265,8 +1299,14 @@ http::Response ApiHandler::Handle(http::Request& req) {
       resp = metrics_api_->Handle(req);
     } else {
       Path p;
-      std::string proxy_node, proxy_path;
-      if (ParseResourcePath(path, &p)) {
+      std::string proxy_node, proxy_path, proxy_resource, proxy_ns;
+      if (impl_->options.node_proxy &&
+          NodeProxy::ParseResourceProxyPath(path, &proxy_resource, &proxy_ns, &proxy_node,
+                                            &proxy_path)) {
+        resource = proxy_resource + "/proxy";  // pods/proxy, services/proxy (proxy.h)
+        resp = impl_->options.node_proxy->ResourceProxyRequest(req, proxy_resource, proxy_ns,
+                                                               proxy_node, proxy_path);
+      } else if (ParseResourcePath(path, &p)) {
         resp = impl_->HandleResource(req, p, &verb, &resource);
       } else if (impl_->options.node_proxy &&
                  NodeProxy::ParseNodeProxyPath(path, &proxy_node, &proxy_path)) {

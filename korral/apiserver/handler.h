@@ -31,6 +31,7 @@ class Store;
 class Discovery;
 class MetricsApi;
 class NodeProxy;
+class MaxInFlightLimiter;
 class Metrics;
 class TimerQueue;
 
@@ -45,6 +46,10 @@ struct HandlerOptions {
   std::chrono::seconds min_request_timeout{1800};
   // How often watches that asked for bookmarks get one.
   std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};
+  // --max-requests-inflight / --max-mutating-requests-inflight (maxinflight.h); null: none.
+  std::shared_ptr<MaxInFlightLimiter> max_inflight;
+  // Upper bound of a request's `timeout=` (upstream --request-timeout; request_timeout.h).
+  std::chrono::seconds request_timeout{60};
 };
 
 class ApiHandler {
@@ -70,6 +75,8 @@ class ApiHandler {
   struct Impl;  // implementation detail (handler.cc)
 
  private:
+  http::Response HandleNow(http::Request& request);  // Handle without the `timeout=` deadline
+
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> ready_{false};
   MetricsApi* metrics_api_ = nullptr;

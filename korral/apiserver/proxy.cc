@@ -1,9 +1,14 @@
 // korral/apiserver/proxy.cc: see proxy.h.
 #include "korral/apiserver/proxy.h"
 
+#include <arpa/inet.h>
 #include <algorithm>
 #include <cctype>
+
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -120,6 +125,10 @@ absl::StatusOr<std::string> PickContainer(const Json& pod, const std::string& na
 struct Target {
   std::string host;
   uint16_t port = 10250;
+  bool tls = true;
+  // For pods/services proxy over https: no client certificate, server not verified (as
+  // upstream's proxy transport).
+  bool anonymous_tls = false;
 };
 
 absl::StatusOr<Target> KubeletTarget(const Json& node, const std::string& name) {
@@ -167,12 +176,15 @@ struct UpstreamReply {
 absl::StatusOr<UpstreamReply> RoundTrip(const KubeletClientOptions& options, const Target& target,
                                         const http::Request& req, const std::string& path_query,
                                         bool upgrade) {
-  std::string url = "https://" + HostPort(target) + path_query;
+  std::string url = (target.tls ? "https://" : "http://") + HostPort(target) + path_query;
   streaming::TlsClientOptions tls;
-  tls.ca_pem = options.ca_pem;
-  tls.cert_pem = options.cert_pem;
-  tls.key_pem = options.key_pem;
-  auto conn = streaming::DialTls(target.host, target.port, tls, options.dial_timeout);
+  if (!target.anonymous_tls) {
+    tls.ca_pem = options.ca_pem;
+    tls.cert_pem = options.cert_pem;
+    tls.key_pem = options.key_pem;
+  }
+  auto conn = target.tls ? streaming::DialTls(target.host, target.port, tls, options.dial_timeout)
+                         : streaming::DialTcp(target.host, target.port, options.dial_timeout);
   if (!conn.ok()) {
     return UpstreamError(fmt::format("{} \"{}\": {}", req.method == "POST" ? "Post" : "Get", url,
                                      StatusMessage(conn.status())));
@@ -255,6 +267,7 @@ class BodyReader {
     }
   }
   http::Conn* conn() { return reply_.conn.get(); }
+  const http::HeaderList& headers() const { return reply_.headers; }
 
   // The next piece of body; nullopt at the end; an error if the kubelet connection failed.
   absl::StatusOr<std::optional<std::string>> Next() {
@@ -386,11 +399,17 @@ bool IsUpgrade(const http::Request& req) {
 }
 
 // Proxies to the kubelet and turns its answer into ours.
+// `pod_backend`: the target is a pod (pods/services proxy): connection failures are 503 as
+// upstream's "error trying to reach service", and the backend's response headers pass through.
 http::Response Forward(const KubeletClientOptions& options, const Target& target,
                        const http::Request& req, const std::string& path_query,
-                       std::string_view content_type_default) {
+                       std::string_view content_type_default, bool pod_backend = false) {
   bool upgrade = IsUpgrade(req);
   auto reply = RoundTrip(options, target, req, path_query, upgrade);
+  if (!reply.ok() && pod_backend) {
+    return StatusResponse(apierrors::NewServiceUnavailable(
+        "error trying to reach service: " + std::string(StatusMessage(reply.status()))));
+  }
   if (!reply.ok()) return StatusResponse(reply.status());
   if (reply->status == 101) {
     if (!upgrade) return StatusResponse(UpstreamError("kubelet switched protocols unasked"));
@@ -413,6 +432,19 @@ http::Response Forward(const KubeletClientOptions& options, const Target& target
   http::Response r;
   r.status = status;
   r.content_type = content_type.empty() ? std::string(content_type_default) : content_type;
+  if (pod_backend) {
+    static const char* const kHopByHop[] = {
+        "connection",          "keep-alive", "proxy-authenticate",
+        "proxy-authorization", "te",         "trailer",
+        "transfer-encoding",   "upgrade",    "content-length",
+        "content-type",        "date",       "server"};
+    for (const auto& [k, v] : reader->headers()) {
+      std::string lk = Lower(k);
+      if (std::find(std::begin(kHopByHop), std::end(kHopByHop), lk) == std::end(kHopByHop)) {
+        r.headers.emplace_back(k, v);
+      }
+    }
+  }
   if (status == 200) {
     r.stream = std::make_shared<ProxyStream>(reader);
     return r;
@@ -453,6 +485,84 @@ absl::Status ValidateLogQuery(const http::Request& req) {
   }
   if (causes.empty()) return absl::OkStatus();
   return apierrors::NewInvalid("", "PodLogOptions", "", causes);
+}
+
+// Upstream's utilnet.SplitSchemeNamePort: "name", "name:port" or "scheme:name:port", with the
+// scheme "", "http" or "https".
+bool SplitSchemeNamePort(std::string_view id, std::string* scheme, std::string* name,
+                         std::string* port) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (true) {
+    size_t j = id.find(':', i);
+    parts.push_back(id.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i));
+    if (j == std::string_view::npos) break;
+    i = j + 1;
+  }
+  scheme->clear();
+  port->clear();
+  if (parts.size() == 1) {
+    *name = parts[0];
+  } else if (parts.size() == 2) {
+    *name = parts[0];
+    *port = parts[1];
+  } else if (parts.size() == 3) {
+    *scheme = parts[0];
+    *name = parts[1];
+    *port = parts[2];
+  } else {
+    return false;
+  }
+  return !name->empty() && (scheme->empty() || *scheme == "http" || *scheme == "https");
+}
+
+// Go's net.IP.IsGlobalUnicast for an address string: not loopback, link-local, multicast,
+// unspecified or broadcast. Loopback is allowed when KORRAL_ALLOW_LOOPBACK_PROXY=1 is in the
+// apiserver's environment (integration tests whose "pods" are local servers).
+bool AddressAllowed(const std::string& ip) {
+  static const bool allow_loopback = [] {
+    const char* v = std::getenv("KORRAL_ALLOW_LOOPBACK_PROXY");
+    return v != nullptr && std::string_view(v) == "1";
+  }();
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, ip.c_str(), buf) == 1) {
+    if (buf[0] == 127) return allow_loopback;
+    if (buf[0] == 0 || buf[0] >= 224) return false;    // unspecified, multicast, broadcast
+    if (buf[0] == 169 && buf[1] == 254) return false;  // link-local
+    return true;
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), buf) == 1) {
+    static const unsigned char kZero[16] = {};
+    unsigned char loopback[16] = {};
+    loopback[15] = 1;
+    if (std::memcmp(buf, loopback, 16) == 0) return allow_loopback;
+    if (std::memcmp(buf, kZero, 16) == 0) return false;
+    if (buf[0] == 0xff) return false;                             // multicast
+    if (buf[0] == 0xfe && (buf[1] & 0xc0) == 0x80) return false;  // link-local
+    return true;
+  }
+  return false;
+}
+
+std::string PodIP(const Json& pod) {
+  const Json status = pod.value("status", Json::object());
+  const Json ips = status.value("podIPs", Json::array());
+  if (ips.is_array() && !ips.empty() && ips[0].is_object()) return ips[0].value("ip", "");
+  return status.value("podIP", "");
+}
+
+// Re-encodes a decoded path, keeping '/'.
+std::string EncodePath(const std::string& rest) {
+  std::string path;
+  for (size_t i = 0; i < rest.size();) {
+    size_t j = rest.find('/', i);
+    if (j == std::string::npos) j = rest.size();
+    path += UrlEncode(rest.substr(i, j - i));
+    if (j < rest.size()) path += "/";
+    i = j + 1;
+  }
+  if (path.empty() || path[0] != '/') path = "/" + path;
+  return path;
 }
 
 }  // namespace
@@ -556,6 +666,165 @@ http::Response NodeProxy::NodeProxyRequest(http::Request& req, const std::string
   }
   if (path.empty() || path[0] != '/') path = "/" + path;
   return Forward(options_, *target, req, path + EncodeQuery(req.query, {}), "text/plain");
+}
+
+}  // namespace korral::apiserver
+
+namespace korral::apiserver {
+
+bool NodeProxy::ParseResourceProxyPath(std::string_view path, std::string* resource,
+                                       std::string* ns, std::string* id, std::string* rest) {
+  constexpr std::string_view kPrefix = "/api/v1/namespaces/";
+  if (path.substr(0, kPrefix.size()) != kPrefix) return false;
+  std::string_view tail = path.substr(kPrefix.size());
+  // NS/RESOURCE/ID/proxy[/...]
+  std::string_view parts[3];
+  for (auto& part : parts) {
+    size_t slash = tail.find('/');
+    if (slash == std::string_view::npos || slash == 0) return false;
+    part = tail.substr(0, slash);
+    tail.remove_prefix(slash + 1);
+  }
+  if (parts[1] != "pods" && parts[1] != "services") return false;
+  if (tail != "proxy" && tail.substr(0, 6) != "proxy/") return false;
+  *ns = std::string(parts[0]);
+  *resource = std::string(parts[1]);
+  *id = std::string(parts[2]);
+  *rest = std::string(tail.substr(5));  // "" (no trailing slash) or "/..."
+  return true;
+}
+
+http::Response NodeProxy::ResourceProxyRequest(http::Request& req, const std::string& resource,
+                                               const std::string& ns, const std::string& id,
+                                               const std::string& rest) {
+  static const char* const kMethods[] = {"GET",    "POST", "PUT",    "PATCH",
+                                         "DELETE", "HEAD", "OPTIONS"};
+  if (std::find(std::begin(kMethods), std::end(kMethods), req.method) == std::end(kMethods)) {
+    return StatusResponse(apierrors::NewMethodNotSupported(resource + "/proxy", req.method));
+  }
+  std::string scheme, name, port;
+  if (!SplitSchemeNamePort(id, &scheme, &name, &port)) {
+    return StatusResponse(apierrors::NewBadRequest(
+        fmt::format("invalid {} request \"{}\"", resource == "pods" ? "pod" : "service", id)));
+  }
+  const api::ResourceType* pods = api::FindResourceType("", "v1", "pods");
+  if (pods == nullptr) return StatusResponse(apierrors::NewNotFoundPath());
+  std::string host;
+  if (resource == "pods") {
+    auto pod = store_->Get(*pods, ns, name, std::nullopt);
+    if (!pod.ok()) return StatusResponse(pod.status());
+    const Json& obj = (*pod)->object;
+    if (port.empty()) {  // the first declared container port, if any
+      for (const Json& c : obj.value("spec", Json::object()).value("containers", Json::array())) {
+        const Json ports = c.value("ports", Json::array());
+        if (ports.is_array() && !ports.empty() && ports[0].is_object()) {
+          port = std::to_string(ports[0].value("containerPort", 0));
+          break;
+        }
+      }
+    }
+    host = PodIP(obj);
+    if (!AddressAllowed(host)) {
+      return StatusResponse(apierrors::NewBadRequest("address not allowed"));
+    }
+  } else {
+    const api::ResourceType* services = api::FindResourceType("", "v1", "services");
+    const api::ResourceType* endpoints = api::FindResourceType("", "v1", "endpoints");
+    if (services == nullptr || endpoints == nullptr) {
+      return StatusResponse(apierrors::NewNotFoundPath());
+    }
+    // A port number names the Service port with that number.
+    if (!port.empty() && std::all_of(port.begin(), port.end(), ::isdigit)) {
+      auto svc = store_->Get(*services, ns, name, std::nullopt);
+      if (!svc.ok()) return StatusResponse(svc.status());
+      bool found = false;
+      for (const Json& p :
+           (*svc)->object.value("spec", Json::object()).value("ports", Json::array())) {
+        if (p.is_object() && std::to_string(p.value("port", 0)) == port) {
+          port = p.value("name", "");
+          found = true;
+          break;
+        }
+      }
+      if (!found) {
+        return StatusResponse(apierrors::NewServiceUnavailable(
+            fmt::format("no service port {} found for service \"{}\"", port, name)));
+      }
+    }
+    auto eps = store_->Get(*endpoints, ns, name, std::nullopt);
+    if (!eps.ok()) return StatusResponse(eps.status());
+    const Json subsets = (*eps)->object.value("subsets", Json::array());
+    if (!subsets.is_array() || subsets.empty()) {
+      return StatusResponse(apierrors::NewServiceUnavailable(
+          fmt::format("no endpoints available for service \"{}\"", name)));
+    }
+    // As upstream: start from a random subset and a random address; only addresses that are
+    // pods with that IP qualify.
+    thread_local std::mt19937 rng{std::random_device{}()};
+    size_t ss_seed = rng() % subsets.size();
+    for (size_t si = 0; si < subsets.size() && host.empty(); ++si) {
+      const Json& ss = subsets[(ss_seed + si) % subsets.size()];
+      const Json addrs = ss.value("addresses", Json::array());
+      if (!addrs.is_array() || addrs.empty()) continue;
+      for (const Json& sp : ss.value("ports", Json::array())) {
+        if (!sp.is_object() || sp.value("name", "") != port) continue;
+        size_t a_seed = rng() % addrs.size();
+        for (size_t t = 0; t < addrs.size(); ++t) {
+          const Json& addr = addrs[(a_seed + t) % addrs.size()];
+          std::string ip = addr.value("ip", "");
+          const Json ref = addr.value("targetRef", Json::object());
+          if (ref.value("kind", "") != "Pod" || ref.value("namespace", ns) != ns) continue;
+          auto pod = store_->Get(*pods, ns, ref.value("name", ""), std::nullopt);
+          if (!pod.ok()) continue;
+          bool matches = false;
+          const Json& st = (*pod)->object.value("status", Json::object());
+          for (const Json& pip : st.value("podIPs", Json::array())) {
+            matches |= pip.is_object() && pip.value("ip", "") == ip;
+          }
+          if (!matches || !AddressAllowed(ip)) continue;
+          host = ip;
+          port = std::to_string(sp.value("port", 0));
+          break;
+        }
+        if (!host.empty()) break;
+      }
+    }
+    if (host.empty()) {
+      return StatusResponse(apierrors::NewServiceUnavailable(
+          fmt::format("no endpoints available for service \"{}\"", id)));
+    }
+  }
+  if (rest.empty()) {
+    // Upstream redirects ".../proxy" to ".../proxy/".
+    http::Response r;
+    r.status = 301;
+    r.content_type = "text/html; charset=utf-8";
+    size_t q = req.target.find('?');
+    std::string location = req.target.substr(0, q) + "/";
+    if (q != std::string::npos && q + 1 < req.target.size()) location += req.target.substr(q);
+    r.headers.push_back({"Location", location});
+    return r;
+  }
+  Target target;
+  target.host = host;
+  target.tls = scheme == "https";
+  target.anonymous_tls = true;
+  int64_t port_number = 0;
+  if (port.empty()) {
+    port_number = target.tls ? 443 : 80;
+  } else {
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
+    if (ec != std::errc() || p != port.data() + port.size() || port_number <= 0 ||
+        port_number > 65535) {
+      // A named port on a pod: upstream resolves nothing either and dials "ip:name".
+      return StatusResponse(apierrors::NewServiceUnavailable(
+          fmt::format("error trying to reach service: dial tcp: address {}: invalid port", port)));
+    }
+  }
+  target.port = static_cast<uint16_t>(port_number);
+  // TODO(korral): upstream rewrites links in proxied HTML responses; korral passes bodies as-is.
+  return Forward(options_, target, req, EncodePath(rest) + EncodeQuery(req.query, {}), "text/plain",
+                 /*pod_backend=*/true);
 }
 
 }  // namespace korral::apiserver

@@ -487,6 +487,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.client_cert = client_cert_;
     request.client_cert_error = client_cert_error_;
     if (buffer_.size() == 0) buffer_.shrink_to_fit();
+    if (server_->options().admit) server_->options().admit(request);
     if (server_->Inline(request)) {
       SendResponse(server_->CallHandler(request));
       return;

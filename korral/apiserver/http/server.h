@@ -38,6 +38,13 @@ struct ClientCertificate {
   std::vector<std::string> organizations;  // subject O, in order
 };
 
+// State an admission hook (ServerOptions::admit) attaches to a request, e.g. an in-flight
+// slot; it is released when the request is destroyed, right after its handler returned.
+struct Admission {
+  virtual ~Admission() = default;
+  bool over_limit = false;  // the hook found the server over its limit for this request
+};
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // raw request target, e.g. "/api/v1/pods?limit=500"
@@ -48,6 +55,8 @@ struct Request {
   std::optional<ClientCertificate> client_cert;  // set when a verified client cert was shown
   std::string client_cert_error;  // a client cert was shown but did not verify: the reason
   std::string remote_address;     // "ip:port"
+  // Set by ServerOptions::admit, if any.
+  std::shared_ptr<Admission> admission;
 
   // First header with this name (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
@@ -127,6 +136,9 @@ struct ServerOptions {
   // worker pool, saving two thread hand-offs. Only for requests whose handling never blocks
   // (reads served from memory).
   std::function<bool(const Request& request)> run_inline;
+  // Called on the I/O thread for every complete request before its handler is scheduled (so
+  // requests waiting for a worker count as in flight); may set request.admission. Must not block.
+  std::function<void(Request& request)> admit;
 };
 
 class Server {
