@@ -21,14 +21,14 @@
 #include "korral/client/rest.h"
 #include "korral/cri/remote.h"
 #include "korral/kubelet/kubelet.h"
-#ifdef KORRAL_AGENT_KUBELET_SERVER
+#include "korral/kubelet/kubelet_impl.h"
+#include "korral/kubelet/server/auth.h"
 #include "korral/kubelet/server/server.h"
 #include "korral/kubelet/server_backend.h"
 #include "korral/kubelet/stats/provider.h"
 #include "korral/kubelet/stats/sampler.h"
 #include "korral/kubelet/stats/stats_http.h"
 #include "korral/pki/pki.h"
-#endif
 
 namespace korral::agent {
 
@@ -250,12 +250,10 @@ struct Agent::Impl {
   std::unique_ptr<cri::Runtime> runtime;
   std::unique_ptr<client::RestClient> client;
   std::unique_ptr<kubelet::Kubelet> kubelet;
-#ifdef KORRAL_AGENT_KUBELET_SERVER
   std::unique_ptr<kubelet::server::Backend> backend;
   std::unique_ptr<kubelet::stats::PodStatsProvider> stats_provider;
   std::unique_ptr<kubelet::stats::Sampler> sampler;
   std::unique_ptr<kubelet::server::KubeletServer> server;
-#endif
   bool started = false;
 
   absl::Status StartServer(const std::string& client_ca_pem, const std::string& node);
@@ -434,8 +432,10 @@ absl::Status Agent::Start() {
   return absl::OkStatus();
 }
 
-#ifdef KORRAL_AGENT_KUBELET_SERVER
 absl::Status Agent::Impl::StartServer(const std::string& client_ca_pem, const std::string& node) {
+  // Serves on the node's address (the one in status.addresses the apiserver dials).
+  std::string ip = cfg.node_ip.empty() ? kubelet->impl()->node_ip : cfg.node_ip;
+  if (ip.empty()) ip = "127.0.0.1";
   // Serving certificate: a node-local CA (the apiserver does not verify kubelet certificates
   // unless told to). TODO(korral): a cluster-CA-signed serving certificate (CSR flow).
   KORRAL_ASSIGN_OR_RETURN(pki::CertKeyPair ca, pki::NewSelfSignedCA("korral-kubelet-ca@" + node));
@@ -443,7 +443,7 @@ absl::Status Agent::Impl::StartServer(const std::string& client_ca_pem, const st
   co.common_name = node;
   co.dns_names = {node, "localhost"};
   co.ip_addresses = {"127.0.0.1"};
-  if (!cfg.node_ip.empty()) co.ip_addresses.push_back(cfg.node_ip);
+  if (ip != "127.0.0.1") co.ip_addresses.push_back(ip);
   co.usage = pki::CertUsage::kServer;
   KORRAL_ASSIGN_OR_RETURN(pki::CertKeyPair serving, pki::NewSignedCert(ca, co));
   backend = kubelet::NewServerBackend(*kubelet);
@@ -452,49 +452,54 @@ absl::Status Agent::Impl::StartServer(const std::string& client_ca_pem, const st
   so.node_name = node;
   so.node_fs_path = cfg.data_dir;
   sampler = std::make_unique<kubelet::stats::Sampler>(so, stats_provider.get(), &Clock::Real());
-  bool stats_ok = sampler->Init().ok();
-  if (stats_ok) sampler->Start();
+  absl::Status stats_init = sampler->Init();
+  if (stats_init.ok()) {
+    sampler->Start();
+  } else {
+    KLOG(Warning, "agent: stats are not collected: {}", StatusMessage(stats_init));
+  }
   kubelet::server::Options o;
-  o.bind_address = "0.0.0.0";
+  o.bind_address = ip;
   o.port = static_cast<uint16_t>(cfg.kubelet_port);
   o.cert_pem = serving.cert_pem;
   o.key_pem = serving.key_pem;
+  // Client certificates signed by the cluster CA (the apiserver's), bearer tokens through
+  // TokenReview; every request authorized with a SubjectAccessReview on nodes/<node>.
   o.client_ca_pem = client_ca_pem;
+  kubelet::server::ApiAuthOptions ao;
+  ao.client = client.get();
+  ao.node_name = node;
+  o.authorize = kubelet::server::NewApiAuthorizer(ao);
   o.backend = backend.get();
   server = kubelet::server::NewKubeletServer(std::move(o));
-  if (stats_ok) {
+  server->Handle("/metrics", kubelet::NewKubeletMetricsHandler(*kubelet));
+  if (stats_init.ok()) {
     auto h = kubelet::stats::NewStatsHandler(sampler.get());
     for (const char* p :
          {"/stats/summary", "/stats/summary/", "/metrics/cadvisor", "/metrics/resource"}) {
       server->Handle(p, h);
     }
   }
-  return server->Start();
+  absl::Status started = server->Start();
+  if (started.ok()) {
+    KLOG(Info, "agent: kubelet server on https://{}:{}",
+         ip.find(':') == std::string::npos ? ip : "[" + ip + "]", server->port());
+  }
+  return started;
 }
-
-#else
-absl::Status Agent::Impl::StartServer(const std::string&, const std::string&) {
-  KLOG(Warning, "agent: built without the kubelet server (logs/exec/stats are not served)");
-  return absl::OkStatus();
-}
-#endif
 
 void Agent::Stop() {
   Impl& a = *impl_;
-#ifdef KORRAL_AGENT_KUBELET_SERVER
   if (a.server) a.server->Stop();
   if (a.sampler) a.sampler->Stop();
-#endif
   if (a.kubelet) {
     a.kubelet->Stop();
     if (a.cfg.cleanup_on_exit) a.kubelet->CleanupAllPods(std::chrono::seconds(2));
   }
-#ifdef KORRAL_AGENT_KUBELET_SERVER
   a.server.reset();
   a.sampler.reset();
   a.stats_provider.reset();
   a.backend.reset();
-#endif
   a.kubelet.reset();
   a.runtime.reset();
   if (a.containerd) a.containerd->Stop();

@@ -1,15 +1,17 @@
 #include "korral/kubelet/server_backend.h"
 
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
 #include "fmt/format.h"
 #include "korral/api/defaults.h"
 #include "korral/base/status.h"
 #include "korral/kubelet/kubelet_impl.h"
+#include "korral/kubelet/server/cri_stream.h"
 #include "korral/kubelet/stats/provider.h"
-#include "korral/streaming/conn.h"
-#if __has_include("korral/streaming/cri_client.h")
-#include "korral/streaming/cri_client.h"
-#define KORRAL_HAVE_CRI_STREAMING 1
-#endif
 
 namespace korral::kubelet {
 namespace {
@@ -17,37 +19,6 @@ namespace {
 absl::Status NotFound(const std::string& m) {
   return absl::Status(absl::StatusCode::kNotFound, absl::string_view(m));
 }
-
-// Non-interactive exec through ExecSync: enough for `kubectl exec pod -- cmd` and scripted
-// clients; interactive sessions need the runtime's streaming server.
-class ExecSyncSession : public server::CommandSession {
- public:
-  ExecSyncSession(cri::Runtime& rt, std::string id, std::vector<std::string> cmd)
-      : rt_(rt), id_(std::move(id)), cmd_(std::move(cmd)) {}
-  absl::StatusOr<int> Run(server::CommandIO& io) override {
-    auto r = rt_.ExecSync(id_, cmd_, std::chrono::seconds(0));
-    if (!r.ok()) return r.status();
-    if (!r->stdout().empty()) io.WriteStdout(r->stdout());
-    if (!r->stderr().empty()) io.WriteStderr(r->stderr());
-    return r->exit_code();
-  }
-
- private:
-  cri::Runtime& rt_;
-  std::string id_;
-  std::vector<std::string> cmd_;
-};
-
-class PodIpForwarder : public server::PortForwarder {
- public:
-  explicit PodIpForwarder(std::string ip) : ip_(std::move(ip)) {}
-  absl::StatusOr<http::ConnPtr> Dial(uint16_t port) override {
-    return streaming::DialTcp(ip_, port);
-  }
-
- private:
-  std::string ip_;
-};
 
 class Backend : public server::Backend {
  public:
@@ -98,7 +69,6 @@ class Backend : public server::Backend {
   absl::StatusOr<std::unique_ptr<server::CommandSession>> Exec(
       const server::ExecRequest& req) override {
     KORRAL_ASSIGN_OR_RETURN(std::string id, RunningContainer(req));
-#ifdef KORRAL_HAVE_CRI_STREAMING
     v1::ExecRequest r;
     r.set_container_id(id);
     for (const auto& c : req.command) r.add_cmd(c);
@@ -107,17 +77,12 @@ class Backend : public server::Backend {
     r.set_stdout(req.want_stdout);
     r.set_stderr(req.want_stderr && !req.tty);
     KORRAL_ASSIGN_OR_RETURN(std::string url, impl_.rt.Exec(r));
-    return streaming::NewCriCommandSession(url, req);
-#else
-    // TODO(korral): interactive exec (stdin/tty) needs the CRI streaming client.
-    return std::unique_ptr<server::CommandSession>(new ExecSyncSession(impl_.rt, id, req.command));
-#endif
+    return server::NewCriCommandSession(url, req);
   }
 
   absl::StatusOr<std::unique_ptr<server::CommandSession>> Attach(
       const server::ExecRequest& req) override {
     KORRAL_ASSIGN_OR_RETURN(std::string id, RunningContainer(req));
-#ifdef KORRAL_HAVE_CRI_STREAMING
     v1::AttachRequest r;
     r.set_container_id(id);
     r.set_tty(req.tty);
@@ -125,22 +90,30 @@ class Backend : public server::Backend {
     r.set_stdout(req.want_stdout);
     r.set_stderr(req.want_stderr && !req.tty);
     KORRAL_ASSIGN_OR_RETURN(std::string url, impl_.rt.Attach(r));
-    return streaming::NewCriCommandSession(url, req);
-#else
-    (void)id;
-    return absl::UnimplementedError("attach needs the CRI streaming client (not built)");
-#endif
+    return server::NewCriCommandSession(url, req);
   }
 
   absl::StatusOr<std::unique_ptr<server::PortForwarder>> PortForward(
       const server::PodRef& ref) override {
     KORRAL_ASSIGN_OR_RETURN(Json pod, FindPod(ref));
-    std::string ip = pod.value("status", Json::object()).value("podIP", "");
-    if (ip.empty()) {
-      return absl::FailedPreconditionError(
-          absl::string_view(fmt::format("pod {} does not have an IP yet", ref.name)));
+    KORRAL_ASSIGN_OR_RETURN(RuntimePod rp, impl_.GetRuntimePod(PodUid(pod)));
+    const v1::PodSandbox* ready = nullptr;
+    for (const auto& sb : rp.sandboxes) {
+      if (sb.state() == v1::SANDBOX_READY) {
+        ready = &sb;
+        break;
+      }
     }
-    return std::unique_ptr<server::PortForwarder>(new PodIpForwarder(ip));
+    if (!ready) {
+      return absl::FailedPreconditionError(absl::string_view(
+          fmt::format("pod {}/{} has no running sandbox", ref.namespace_, ref.name)));
+    }
+    // The runtime forwards inside the pod's network namespace (localhost-bound ports work, as
+    // upstream); the ports come per stream from the client, so none are listed here.
+    v1::PortForwardRequest r;
+    r.set_pod_sandbox_id(ready->id());
+    KORRAL_ASSIGN_OR_RETURN(std::string url, impl_.rt.PortForward(r));
+    return server::NewCriPortForwarder(url);
   }
 
  private:
@@ -224,6 +197,89 @@ class StatsProvider : public stats::PodStatsProvider {
 
 std::unique_ptr<stats::PodStatsProvider> NewStatsProvider(Kubelet& kubelet) {
   return std::make_unique<StatsProvider>(kubelet);
+}
+
+http::Handler NewKubeletMetricsHandler(Kubelet& kubelet) {
+  return [&kubelet](http::Request& req) {
+    http::Response r;
+    if (req.method != "GET" && req.method != "HEAD") {
+      r.status = 405;
+      r.content_type = "text/plain; charset=utf-8";
+      r.body = "method not allowed\n";
+      return r;
+    }
+    Kubelet::Impl& impl = *kubelet.impl();
+    std::string out;
+    auto gauge = [&](std::string_view name, std::string_view help) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+    };
+    gauge("kubelet_node_name", "[ALPHA] The node's name. The count is always 1.");
+    out += fmt::format("kubelet_node_name{{node=\"{}\"}} 1\n", impl.cfg.node_name);
+    v1::PodSandboxFilter sf;
+    sf.mutable_state()->set_state(v1::SANDBOX_READY);
+    if (auto sandboxes = impl.rt.ListPodSandbox(sf); sandboxes.ok()) {
+      gauge("kubelet_running_pods", "[ALPHA] Number of pods that have a running pod sandbox");
+      out += fmt::format("kubelet_running_pods {}\n", sandboxes->size());
+    }
+    if (auto containers = impl.rt.ListContainers(v1::ContainerFilter()); containers.ok()) {
+      std::map<std::string, int> by_state = {
+          {"created", 0}, {"running", 0}, {"exited", 0}, {"unknown", 0}};
+      for (const auto& c : *containers) {
+        switch (c.state()) {
+          case v1::CONTAINER_CREATED:
+            ++by_state["created"];
+            break;
+          case v1::CONTAINER_RUNNING:
+            ++by_state["running"];
+            break;
+          case v1::CONTAINER_EXITED:
+            ++by_state["exited"];
+            break;
+          default:
+            ++by_state["unknown"];
+        }
+      }
+      gauge("kubelet_running_containers", "[ALPHA] Number of containers currently running");
+      for (const auto& [state, n] : by_state) {
+        out += fmt::format("kubelet_running_containers{{container_state=\"{}\"}} {}\n", state, n);
+      }
+    }
+    // Process metrics from /proc/self.
+    std::ifstream statm("/proc/self/statm");
+    long pages_total = 0, pages_rss = 0;
+    if (statm >> pages_total >> pages_rss) {
+      gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+      out += fmt::format("process_resident_memory_bytes {}\n",
+                         static_cast<int64_t>(pages_rss) * sysconf(_SC_PAGESIZE));
+    }
+    std::ifstream stat("/proc/self/stat");
+    std::string line;
+    if (std::getline(stat, line)) {
+      // Field 22 (starttime, clock ticks since boot) follows the ")" that ends the comm field.
+      std::istringstream fields(line.substr(line.rfind(')') + 2));
+      std::string f;
+      unsigned long long start_ticks = 0;
+      for (int i = 3; i <= 22 && fields >> f; ++i) {
+        if (i == 22) start_ticks = std::stoull(f);
+      }
+      std::ifstream uptime_file("/proc/uptime");
+      double uptime = 0;
+      if (start_ticks > 0 && (uptime_file >> uptime)) {
+        double now =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        double boot = now - uptime;
+        gauge("process_start_time_seconds",
+              "Start time of the process since unix epoch in seconds.");
+        out += fmt::format(
+            "process_start_time_seconds {:.2f}\n",
+            boot + static_cast<double>(start_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK)));
+      }
+    }
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = std::move(out);
+    return r;
+  };
 }
 
 std::unique_ptr<server::Backend> NewServerBackend(Kubelet& kubelet) {

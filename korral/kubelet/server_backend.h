@@ -23,4 +23,9 @@ class PodStatsProvider;
 namespace korral::kubelet {
 // The kubelet's pods for the stats sampler (cgroups per pod and container, log files).
 std::unique_ptr<stats::PodStatsProvider> NewStatsProvider(Kubelet& kubelet);
+
+// GET /metrics: the kubelet's own metrics in the Prometheus text format (kubelet_node_name,
+// kubelet_running_pods, kubelet_running_containers by state, process memory and start time).
+// `kubelet` must outlive the handler.
+http::Handler NewKubeletMetricsHandler(Kubelet& kubelet);
 }  // namespace korral::kubelet
