@@ -80,9 +80,18 @@ void AllPaths(const Json& v, const Schema* node, const Schema* type, FieldSet& f
   }
 }
 
-void Prune(FieldSet& fs, const std::string& key) {
-  auto it = fs.children.find(key);
-  if (it != fs.children.end() && it->second.Empty()) fs.children.erase(it);
+void Cmp(const Json* l, const Json* r, const Schema* node, const Schema* type, FieldSet& a,
+         FieldSet& m, FieldSet& rm);
+
+// Compares one child and attaches the non-empty results under `e` (no empty trie nodes are
+// ever allocated: most of an object is usually unchanged).
+void CmpChild(const std::string& e, const Json* l, const Json* r, const Schema* node,
+              const Schema* type, FieldSet& a, FieldSet& m, FieldSet& rm) {
+  FieldSet ca, cm, crm;
+  Cmp(l, r, node, type, ca, cm, crm);
+  if (!ca.Empty()) a.children.emplace(e, std::move(ca));
+  if (!cm.Empty()) m.children.emplace(e, std::move(cm));
+  if (!crm.Empty()) rm.children.emplace(e, std::move(crm));
 }
 
 void Cmp(const Json* l, const Json* r, const Schema* node, const Schema* type, FieldSet& a,
@@ -95,14 +104,13 @@ void Cmp(const Json* l, const Json* r, const Schema* node, const Schema* type, F
     AllPaths(*r, node, type, a);
     return;
   }
+  // Equal values have no differences, whatever their schema: skip the walk.
+  if (*l == *r) return;
   if (l->is_object() && r->is_object() && !AtomicMap(node, type)) {
     auto visit = [&](const std::string& k, const Json* lv, const Json* rv) {
+      if (lv && rv && *lv == *rv) return;
       FieldSchema c = ChildSchema(type, k);
-      std::string e = "f:" + k;
-      Cmp(lv, rv, c.node, c.type, a.children[e], m.children[e], rm.children[e]);
-      Prune(a, e);
-      Prune(m, e);
-      Prune(rm, e);
+      CmpChild("f:" + k, lv, rv, c.node, c.type, a, m, rm);
     };
     for (auto it = l->begin(); it != l->end(); ++it) {
       auto jt = r->find(it.key());
@@ -122,18 +130,13 @@ void Cmp(const Json* l, const Json* r, const Schema* node, const Schema* type, F
       for (const auto& e : *r) rk.emplace(ElementKey(e, info), &e);
       for (const auto& [k, lv] : lk) {
         auto jt = rk.find(k);
-        Cmp(lv, jt == rk.end() ? nullptr : jt->second, nullptr, item, a.children[k], m.children[k],
-            rm.children[k]);
-        Prune(a, k);
-        Prune(m, k);
-        Prune(rm, k);
+        const Json* rv = jt == rk.end() ? nullptr : jt->second;
+        if (rv && *lv == *rv) continue;
+        CmpChild(k, lv, rv, nullptr, item, a, m, rm);
       }
       for (const auto& [k, rv] : rk) {
         if (lk.count(k)) continue;
-        Cmp(nullptr, rv, nullptr, item, a.children[k], m.children[k], rm.children[k]);
-        Prune(a, k);
-        Prune(m, k);
-        Prune(rm, k);
+        CmpChild(k, nullptr, rv, nullptr, item, a, m, rm);
       }
       return;
     }
@@ -150,9 +153,10 @@ Json StripNulls(const Json& v) {
   return out;
 }
 
-Json MergeValue(const Json& live, const Json& config, const Schema* node, const Schema* type);
+Json MergeValue(Json live, const Json& config, const Schema* node, const Schema* type);
 
-Json MergeLists(const Json& live, const Json& config, const Schema* node) {
+// `live` is consumed: merging moves its parts instead of copying them.
+Json MergeLists(Json live, const Json& config, const Schema* node) {
   ListInfo info = ListInfoOf(node);
   if (info.kind == ListInfo::kAtomic || !live.is_array()) return config;
   const Schema* item = ListItemSchema(node);
@@ -169,7 +173,7 @@ Json MergeLists(const Json& live, const Json& config, const Schema* node) {
   auto merged_item = [&](size_t ri) {
     auto lp = lpos.find(rkeys[ri]);
     if (lp == lpos.end()) return StripNulls(config[ri]);
-    return MergeValue(live[lp->second], config[ri], nullptr, item);
+    return MergeValue(std::move(live[lp->second]), config[ri], nullptr, item);
   };
   // Configuration order for shared and new items; live-only items stay where they were.
   Json out = Json::array();
@@ -177,7 +181,7 @@ Json MergeLists(const Json& live, const Json& config, const Schema* node) {
   for (size_t i = 0; i < live.size(); ++i) {
     auto rp = rpos.find(lkeys[i]);
     if (rp == rpos.end()) {
-      out.push_back(live[i]);
+      out.push_back(std::move(live[i]));
       continue;
     }
     for (; next <= rp->second && next < config.size(); ++next) out.push_back(merged_item(next));
@@ -186,10 +190,10 @@ Json MergeLists(const Json& live, const Json& config, const Schema* node) {
   return out;
 }
 
-Json MergeValue(const Json& live, const Json& config, const Schema* node, const Schema* type) {
+Json MergeValue(Json live, const Json& config, const Schema* node, const Schema* type) {
   if (config.is_object()) {
     if (!live.is_object() || AtomicMap(node, type)) return StripNulls(config);
-    Json out = live;
+    Json out = std::move(live);
     for (auto it = config.begin(); it != config.end(); ++it) {
       if (it.value().is_null()) {
         out.erase(it.key());
@@ -200,12 +204,12 @@ Json MergeValue(const Json& live, const Json& config, const Schema* node, const 
       if (cur == out.end()) {
         out[it.key()] = MergeValue(Json(), it.value(), c.node, c.type);
       } else {
-        *cur = MergeValue(*cur, it.value(), c.node, c.type);
+        *cur = MergeValue(std::move(*cur), it.value(), c.node, c.type);
       }
     }
     return out;
   }
-  if (config.is_array()) return MergeLists(live, config, node);
+  if (config.is_array()) return MergeLists(std::move(live), config, node);
   return config;
 }
 

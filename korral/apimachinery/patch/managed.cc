@@ -11,25 +11,45 @@
 namespace korral::patch {
 namespace {
 
-// The part of an object that field managers can own, as upstream strips it before tracking.
-Json Trackable(const Json& obj, const ManagedOptions& opts) {
-  if (!obj.is_object()) return Json::object();
-  Json out = Json::object();
-  for (auto it = obj.begin(); it != obj.end(); ++it) {
-    const std::string& k = it.key();
-    if (k == "apiVersion" || k == "kind") continue;
-    if (opts.ignore_status && k == "status") continue;
-    if (opts.only_status && k != "status" && k != "metadata") continue;
-    out[k] = it.value();
+// Drops from a field set of a whole object what field managers cannot own, as upstream strips
+// it before tracking: apiVersion, kind, the server-owned metadata fields, and status or
+// everything but status per the write's subresource. (Filtering the computed sets instead of
+// copying the objects first: the objects are large, the sets of changes usually small.)
+void DropUntracked(FieldSet& fs, const ManagedOptions& opts) {
+  fs.member = false;
+  for (auto it = fs.children.begin(); it != fs.children.end();) {
+    const std::string& k = it->first;
+    bool drop = k == "f:apiVersion" || k == "f:kind" || (opts.ignore_status && k == "f:status") ||
+                (opts.only_status && k != "f:status" && k != "f:metadata") ||
+                (k.size() < 2 || k[0] != 'f');
+    it = drop ? fs.children.erase(it) : std::next(it);
   }
-  if (auto m = out.find("metadata"); m != out.end() && m->is_object()) {
-    for (const char* f :
-         {"name", "namespace", "uid", "resourceVersion", "creationTimestamp", "generation",
-          "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}) {
-      m->erase(f);
-    }
+  auto m = fs.children.find("f:metadata");
+  if (m == fs.children.end()) return;
+  for (const char* f : {"f:name", "f:namespace", "f:uid", "f:resourceVersion",
+                        "f:creationTimestamp", "f:generation", "f:managedFields", "f:selfLink",
+                        "f:deletionTimestamp", "f:deletionGracePeriodSeconds"}) {
+    m->second.children.erase(f);
   }
-  return out;
+  if (m->second.Empty()) fs.children.erase(m);
+}
+
+// Compare and ToFieldSet of the trackable parts of whole objects.
+Comparison CompareTracked(const Json& old_obj, const Json& new_obj, const schema::Schema* type,
+                          const ManagedOptions& opts) {
+  static const Json kEmpty = Json::object();
+  Comparison c =
+      Compare(old_obj.is_object() ? old_obj : kEmpty, new_obj.is_object() ? new_obj : kEmpty, type);
+  DropUntracked(c.added, opts);
+  DropUntracked(c.modified, opts);
+  DropUntracked(c.removed, opts);
+  return c;
+}
+
+FieldSet TrackedFieldSet(const Json& obj, const schema::Schema* type, const ManagedOptions& opts) {
+  FieldSet fs = ToFieldSet(obj.is_object() ? obj : Json::object(), type);
+  DropUntracked(fs, opts);
+  return fs;
 }
 
 // metadata itself is never a member (only its fields are).
@@ -183,7 +203,7 @@ absl::Status RecordUpdate(const Json* old, Json& obj, const schema::Schema* type
   }
   std::vector<ManagedEntry> entries = DecodeOrEmpty(obj);
   static const Json kEmpty = Json::object();
-  Comparison c = Compare(Trackable(old ? *old : kEmpty, opts), Trackable(obj, opts), type);
+  Comparison c = CompareTracked(old ? *old : kEmpty, obj, type, opts);
   FieldSet changed = c.added.Union(c.modified);
   DropMetadataMember(changed);
   size_t mine = FindEntry(entries, opts, "Update");
@@ -229,18 +249,19 @@ absl::StatusOr<Json> Apply(const Json* live, const Json& config, const schema::S
     return apierrors::NewBadRequest(fmt::format(
         "the kind in the apply patch ({}) does not match the expected kind ({})", kind, opts.kind));
   }
-  Json base = live ? *live : Json::object();
+  static const Json kNoObject = Json::object();
+  const Json& base = live ? *live : kNoObject;
   std::vector<ManagedEntry> entries = DecodeOrEmpty(base);
   if (live && entries.empty()) {
     // An object written before field tracking: its fields belong to "before-first-apply".
-    FieldSet all = ToFieldSet(Trackable(base, opts), type);
+    FieldSet all = TrackedFieldSet(base, type, opts);
     DropMetadataMember(all);
     if (!all.Empty()) {
       entries.push_back({"before-first-apply", "Update", opts.api_version, "", opts.now, all});
     }
   }
   Json merged = MergeApply(base, config, type);
-  FieldSet set = ToFieldSet(Trackable(config, opts), type);
+  FieldSet set = TrackedFieldSet(config, type, opts);
   DropMetadataMember(set);
   size_t mine = FindEntry(entries, opts, "Apply");
   FieldSet last = entries[mine].fields;
@@ -252,7 +273,7 @@ absl::StatusOr<Json> Apply(const Json* live, const Json& config, const schema::S
     FieldSet remove = last.Difference(set).Difference(others);
     if (!remove.Empty()) RemoveItems(merged, remove, type);
   }
-  Comparison c = Compare(Trackable(base, opts), Trackable(merged, opts), type);
+  Comparison c = CompareTracked(base, merged, type, opts);
   FieldSet changed = c.added.Union(c.modified);
   std::vector<std::pair<const ManagedEntry*, FieldSet>> conflicts;
   std::vector<FieldSet> conflict_sets(entries.size());
