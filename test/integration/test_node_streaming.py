@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -50,6 +51,13 @@ def wait_for(fn, timeout, interval=0.2, what="condition"):
             return last
         time.sleep(interval)
     raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def watchdog(proc, seconds):
+    """Kills `proc` after `seconds` (bounds blocking reads of its output)."""
+    t = threading.Timer(seconds, proc.kill)
+    t.daemon = True
+    t.start()
 
 
 def kubelet_get(port, path, token=None, cert=None):
@@ -330,6 +338,7 @@ class NodeStreamingTest(unittest.TestCase):
         p = subprocess.Popen([harness.KUBECTL, "--kubeconfig", self.server.kubeconfig,
                               "--cache-dir", self.server.cache_dir, "logs", "-f", "talker",
                               "--tail", "1"], stdout=subprocess.PIPE, text=True)
+        watchdog(p, 60)  # bounds the blocking reads
         try:
             first = p.stdout.readline()
             n = int(first.split()[1])
@@ -376,6 +385,7 @@ class NodeStreamingTest(unittest.TestCase):
                               "--cache-dir", self.server.cache_dir, "port-forward", "pod/web",
                               "%d:8080" % local], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
+        watchdog(p, 60)  # bounds the blocking reads
         try:
             line = p.stdout.readline()
             self.assertIn("Forwarding from 127.0.0.1:%d -> 8080" % local, line)
@@ -443,6 +453,36 @@ print(json.dumps({"out": out, "stdin_out": ws.read_stdout(), "rc": ws.returncode
         self.assertEqual(res["rc"], 5)
         self.assertEqual(res["log"], "py-log-1\npy-log-2\n")
         self.assertEqual(res["tail"], "py-log-2\n")
+
+    def test_08_exec_tty_and_attach(self):
+        self.run_pod("ttyer", "i=0; while true; do i=$((i+1)); echo attach-tick $i; sleep 1; done")
+        self.wait_running("ttyer")
+        code = r"""
+import json, sys
+from kubernetes import client, config
+from kubernetes.stream import stream
+config.load_kube_config(sys.argv[1])
+v1 = client.CoreV1Api()
+out = stream(v1.connect_get_namespaced_pod_exec, "ttyer", "default",
+             command=["sh", "-c", "test -t 1 && echo is-a-tty"], stderr=True, stdin=False,
+             stdout=True, tty=True)
+print(json.dumps({"out": out}))
+"""
+        r = subprocess.run(["/usr/bin/python3", "-c", code, self.server.kubeconfig],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout.strip().splitlines()[-1])["out"].strip(), "is-a-tty")
+        p = subprocess.Popen([harness.KUBECTL, "--kubeconfig", self.server.kubeconfig,
+                              "--cache-dir", self.server.cache_dir, "attach", "ttyer"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        watchdog(p, 60)  # bounds the blocking reads
+        try:
+            lines = [p.stdout.readline() for _ in range(2)]
+            self.assertTrue(all(line.startswith("attach-tick ") for line in lines), lines)
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
 
 
 if __name__ == "__main__":
