@@ -159,8 +159,8 @@ struct Options {
   std::string key_pem;
   std::string client_ca_pem;  // CA that signs the apiserver's kubelet-client certificate
   // Default when unset: allow requests that presented a client certificate verified against
-  // client_ca_pem, reject others with 401.
-  // TODO(korral): TokenReview/SubjectAccessReview authorization through the API.
+  // client_ca_pem, reject others with 401. The agent uses NewApiAuthorizer (auth.h):
+  // TokenReview/SubjectAccessReview through the API, as upstream's webhook modes.
   Authorizer authorize;
   Backend* backend = nullptr;  // not owned; must outlive the server
 };
