@@ -1,6 +1,9 @@
 #include "korral/client/rest.h"
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
+#include <chrono>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -277,14 +280,35 @@ struct RestClient::Impl {
       out.status = static_cast<int>(res.result_int());
       out.content_type = std::string(res[http::field::content_type]);
       out.body = std::move(res.body());
+      if (auto it = res.find(http::field::retry_after); it != res.end()) {
+        int secs = -1;
+        auto v = it->value();
+        auto [p, e] = std::from_chars(v.data(), v.data() + v.size(), secs);
+        if (e == std::errc() && p == v.data() + v.size() && secs >= 0) {
+          out.retry_after_seconds = secs;
+        }
+      }
       if (res.keep_alive()) PutIdle(std::move(c));
       return out;
     }
   }
 
+  static constexpr int kMaxRetryAfterRetries = 10;  // client-go's maxRetries
+  static constexpr int kMaxRetryAfterSeconds = 10;
+
   absl::StatusOr<Json> DoJson(std::string_view method, std::string_view target,
                               std::string_view body, std::string_view content_type) {
     KORRAL_ASSIGN_OR_RETURN(RawResponse res, Do(method, target, body, content_type));
+    // client-go's checkWait: a 429 (or 5xx) with Retry-After means the request was not
+    // processed (e.g. the apiserver's max-in-flight limit); wait as told and resend, up to
+    // kMaxRetryAfterRetries times.
+    for (int retry = 0; retry < kMaxRetryAfterRetries && res.retry_after_seconds >= 0 &&
+                        (res.status == 429 || res.status >= 500);
+         ++retry) {
+      std::this_thread::sleep_for(
+          std::chrono::seconds(std::min(res.retry_after_seconds, kMaxRetryAfterSeconds)));
+      KORRAL_ASSIGN_OR_RETURN(res, Do(method, target, body, content_type));
+    }
     if (res.status < 200 || res.status >= 300) return StatusFromResponse(res.status, res.body);
     Json parsed = Json::parse(res.body, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) {

@@ -56,6 +56,7 @@ class RestClient : public Client {
     int status = 0;
     std::string content_type;
     std::string body;
+    int retry_after_seconds = -1;  // the Retry-After header (seconds form), -1 if absent
   };
   // One request on `target` (path + query, e.g. "/version"). Returns the response whatever its
   // status; an error only for transport failures (Unavailable, DeadlineExceeded).

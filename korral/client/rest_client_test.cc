@@ -126,6 +126,7 @@ struct Reply {
   std::string body;
   std::string content_type = "application/json";
   bool close_silently = false;  // close the connection after replying, without saying so
+  std::string retry_after;      // a Retry-After header when not empty
   // When set: a chunked response; `write` sends one chunk and returns false once the client is
   // gone.
   std::function<void(const std::function<bool(std::string)>& write)> stream;
@@ -223,6 +224,7 @@ class TestServer {
       }
       http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
       res.set(http::field::content_type, r.content_type);
+      if (!r.retry_after.empty()) res.set(http::field::retry_after, r.retry_after);
       res.body() = r.body;
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
@@ -373,6 +375,38 @@ TEST_F(RestClientTest, ErrorsCarryKubernetesStatus) {
   EXPECT_EQ(HttpCodeOf(other.status()), 500);
   EXPECT_EQ(other.status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(other.status().message(), "oops");
+}
+
+// client-go's checkWait: 429 + Retry-After is resent (the request was not processed); a 429
+// without the header is an error at once.
+TEST_F(RestClientTest, TooManyRequestsWithRetryAfterIsRetried) {
+  std::atomic<int> creates{0}, gets{0};
+  TestServer server(server_pem_, "", [&](const Seen& s) {
+    Reply r;
+    if (s.method == "POST") {
+      if (++creates <= 2) {
+        r.status = 429;
+        r.content_type = "text/plain";
+        r.body = "Too many requests, please try again later.";
+        r.retry_after = "0";
+        return r;
+      }
+      r.status = 201;
+      r.body = s.body;
+      return r;
+    }
+    ++gets;
+    r.status = 429;
+    r.body = StatusBody(429, "TooManyRequests", "slow down");
+    return r;
+  });
+  auto c = Client(Config(server));
+  auto created = c->Create(resources::Pods(), "ns", {{"metadata", {{"name", "p"}}}});
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(creates.load(), 3);
+  auto got = c->Get(resources::Pods(), "ns", "p");
+  EXPECT_TRUE(client::IsTooManyRequests(got.status())) << got.status();
+  EXPECT_EQ(gets.load(), 1);
 }
 
 TEST_F(RestClientTest, RetriesOnceWhenPooledConnectionWasClosed) {
