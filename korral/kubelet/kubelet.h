@@ -54,7 +54,7 @@ struct KubeletConfig {
   int kubelet_port = 10250;  // reported in status.daemonEndpoints
   std::string cluster_dns;   // pod resolv.conf nameserver ("" -> the host's resolv.conf)
   std::string cluster_domain = "cluster.local";
-  int workers = 4;
+  int workers = 16;  // pods synced in parallel (each mostly waits on CRI calls); hollow nodes use 1
   std::chrono::milliseconds relist_period{1000};
   std::chrono::seconds lease_renew_interval{10};
   int lease_duration_seconds = 40;
