@@ -11,6 +11,7 @@ Prints one line per metric; cleans up everything it created (as test/integration
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,6 +44,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pods", type=int, default=100)
     ap.add_argument("--hollow", type=int, default=200)
+    ap.add_argument("--qps", type=float, default=5.0,
+                    help="pod creation rate (0: all at once); upstream's density test paces too")
     args = ap.parse_args()
 
     N = test_node.NodeTest
@@ -73,6 +76,7 @@ def main():
         t = threading.Thread(target=watcher, daemon=True)
         t.start()
         time.sleep(0.5)
+        t_start = time.time()
         for i in range(args.pods):
             name = "bench-%03d" % i
             body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
@@ -80,6 +84,8 @@ def main():
                              "containers": [{"name": "c", "image": "docker.io/library/busybox:latest",
                                              "imagePullPolicy": "IfNotPresent",
                                              "command": ["sleep", "3600"]}]}}
+            if args.qps > 0:
+                time.sleep(max(0.0, t_start + i / args.qps - time.time()))
             created[name] = time.time()
             v1.create_namespaced_pod("default", body)
         done.wait(300)
@@ -89,6 +95,25 @@ def main():
             print("pod_startup_p50_ms %.0f" % (pct(lat, 50) * 1000))
             print("pod_startup_p99_ms %.0f" % (pct(lat, 99) * 1000))
             print("pod_startup_max_ms %.0f" % (max(lat) * 1000))
+            # korral's own share: end to end minus the time the kubelet spent waiting in CRI
+            # calls for that pod (the kubelet logs both once per pod when it first runs).
+            cri_ms, sync_ms = {}, {}
+            pat = re.compile(r"kubelet: pod default/(\S+) running: startup sync ([0-9.]+) ms, "
+                             r"of which CRI ([0-9.]+) ms")
+            with open(os.path.join(N.tmp, "agent.log"), errors="replace") as f:
+                for line in f:
+                    m = pat.search(line)
+                    if m:
+                        sync_ms[m.group(1)] = float(m.group(2))
+                        cri_ms[m.group(1)] = float(m.group(3))
+            own = [(running[n] - created[n]) * 1000 - cri_ms[n] for n in running if n in cri_ms]
+            kubelet_own = [sync_ms[n] - cri_ms[n] for n in sync_ms]
+            if own:
+                print("pod_startup_cri_p50_ms %.0f" % pct(list(cri_ms.values()), 50))
+                print("pod_startup_korral_share_p50_ms %.0f" % pct(own, 50))
+                print("pod_startup_korral_share_p99_ms %.0f" % pct(own, 99))
+                print("kubelet_sync_excluding_cri_p50_ms %.1f" % pct(kubelet_own, 50))
+                print("kubelet_sync_excluding_cri_p99_ms %.1f" % pct(kubelet_own, 99))
         time.sleep(5)
         print("agent_rss_%dpods_kb %d" % (args.pods, agent_rss(N.agent.pid)))
         # CPU of the agent over 20 s with the pods steady.
