@@ -182,7 +182,8 @@ class StatsProvider : public stats::PodStatsProvider {
                 std::chrono::nanoseconds(c->created_at())));
         p.containers.push_back(std::move(cr));
       }
-      // TODO(korral): network stats need the sandbox's netns path or pid (verbose status).
+      // Network stats are read from the sandbox's network namespace through its pid.
+      p.sandbox_pid = k_.SandboxPid(p.uid);
       out.push_back(std::move(p));
     }
     return out;
