@@ -76,7 +76,7 @@ void SetDefaultString(Json& obj, std::string_view key, std::string_view value);
 void AddCoreTypes(std::vector<ResourceType>& out);
 void AddAppsTypes(std::vector<ResourceType>& out);
 void AddBatchTypes(std::vector<ResourceType>& out);
-void AddOtherTypes(std::vector<ResourceType>& out);  // events, policy, rbac, coordination, ...
+void AddOtherTypes(std::vector<ResourceType>& out);     // events, policy, rbac, coordination, ...
 void AddSecurityTypes(std::vector<ResourceType>& out);  // certificates.k8s.io, scheduling.k8s.io
 
 // Sets `columns` and `row_cells` of `t` from its group and resource (printers.cc).

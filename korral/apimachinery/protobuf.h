@@ -11,8 +11,8 @@
 // ResourceQuota; apps/v1 Deployment; authorization.k8s.io/v1 SelfSubjectAccessReview,
 // SelfSubjectRulesReview; authentication.k8s.io/v1 SelfSubjectReview, TokenRequest;
 // rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, ClusterRoleBinding;
-// certificates.k8s.io/v1 CertificateSigningRequest; scheduling.k8s.io/v1 PriorityClass. Unknown fields are skipped (proto
-// semantics), so fields outside the table are dropped.
+// certificates.k8s.io/v1 CertificateSigningRequest; scheduling.k8s.io/v1 PriorityClass. Unknown
+// fields are skipped (proto semantics), so fields outside the table are dropped.
 //
 // JSON output follows Go's encoding of the decoded struct: scalar fields that Go would omit when
 // zero (omitempty, non-pointer) are omitted when zero; pointer fields (replicas, immutable,
