@@ -167,21 +167,26 @@ class ApiServerImpl final : public ApiServer {
                                                               : fmt::format("{}:{}", host, port_);
     discovery_ = std::make_unique<Discovery>(address);
     HandlerOptions handler_options;
-    // TODO(korral): a dedicated kube-apiserver-kubelet-client identity (security issue) and
-    // verification of kubelet serving certificates; until then the admin certificate, and
-    // kubelet certificates are not verified (kube-apiserver's default without
-    // --kubelet-certificate-authority).
+    // The apiserver talks to kubelets as kube-apiserver-kubelet-client (bound to
+    // system:kubelet-api-admin), never as system:masters; issued in memory at each start.
+    // TODO(korral): verification of kubelet serving certificates (--kubelet-certificate-
+    // authority); until then they are not verified, kube-apiserver's default without the flag.
+    pki::CertOptions kubelet_client_opts;
+    kubelet_client_opts.common_name = "kube-apiserver-kubelet-client";
+    kubelet_client_opts.usage = pki::CertUsage::kClient;
+    KORRAL_ASSIGN_OR_RETURN(pki::CertKeyPair kubelet_client_cert,
+                            pki::NewSignedCert(pki_.ca, kubelet_client_opts));
     handler_options.node_proxy = std::make_shared<NodeProxy>(
-        store_.get(), KubeletClientOptions{"", pki_.admin.cert_pem, pki_.admin.key_pem});
+        store_.get(),
+        KubeletClientOptions{"", kubelet_client_cert.cert_pem, kubelet_client_cert.key_pem});
     handler_options.security = security_.get();
     handler_options.max_inflight = limiter;
     handler_options.request_timeout = c.request_timeout;
     handler_ = std::make_unique<ApiHandler>(store_.get(), discovery_.get(), &metrics_,
                                             &Clock::Real(), handler_options);
     KubeletClientConfig kubelet_client;
-    // TODO(korral): a dedicated kube-apiserver-kubelet-client certificate.
-    kubelet_client.client_cert_pem = pki_.admin.cert_pem;
-    kubelet_client.client_key_pem = pki_.admin.key_pem;
+    kubelet_client.client_cert_pem = kubelet_client_cert.cert_pem;
+    kubelet_client.client_key_pem = kubelet_client_cert.key_pem;
     metrics_api_ = std::make_unique<MetricsApi>(store_.get(), &Clock::Real(),
                                                 NewKubeletSummaryFetcher(kubelet_client));
     handler_->SetMetricsApi(metrics_api_.get());

@@ -388,6 +388,14 @@ BootstrapPolicy Build() {
             R(kRead, {""}, {"namespaces"}), R({"get", "list", "watch"}, {""}, {"configmaps"})}));
   binds.push_back(Binding("system:kube-scheduler", "system:kube-scheduler",
                           {Subject("User", "system:kube-scheduler")}));
+  // What the apiserver may do on kubelets (logs, exec, port-forward, stats, metrics); bound to
+  // its kubelet client identity as k3s binds it (upstream leaves the binding to the installer).
+  roles.push_back(
+      Role("system:kubelet-api-admin",
+           {R({"get", "list", "watch", "proxy"}, {""}, {"nodes"}),
+            R({"*"}, {""}, {"nodes/proxy", "nodes/log", "nodes/stats", "nodes/metrics"})}));
+  binds.push_back(Binding("kube-apiserver-kubelet-admin", "system:kubelet-api-admin",
+                          {Subject("User", "kube-apiserver-kubelet-client")}));
   roles.push_back(
       Role("system:volume-scheduler",
            {R({"get", "list", "patch", "update", "watch"}, {""}, {"persistentvolumes"}),
