@@ -30,8 +30,12 @@ TEST(RootCACertPublisherTest, PublishesRestoresAndRecreates) {
   ASSERT_TRUE(Eventually([&] { return c.worker().queue().Len() == 1; }));
   c.worker().ProcessAll();
   EXPECT_EQ((*env.client.Get(ConfigMaps(), "a", "kube-root-ca.crt"))["data"]["ca.crt"], "PEM");
-  // Deleted: recreated.
+  // Deleted: recreated. First let the restore's own update event settle, so the key queued
+  // below is the deletion's.
+  ASSERT_TRUE(env.WaitForCache(ConfigMaps(), "a/kube-root-ca.crt"));
+  c.worker().ProcessAll();
   ASSERT_TRUE(env.client.Delete(ConfigMaps(), "a", "kube-root-ca.crt").ok());
+  ASSERT_TRUE(env.WaitForCache(ConfigMaps(), "a/kube-root-ca.crt", /*present=*/false));
   ASSERT_TRUE(Eventually([&] { return c.worker().queue().Len() == 1; }));
   c.worker().ProcessAll();
   EXPECT_TRUE(env.client.Get(ConfigMaps(), "a", "kube-root-ca.crt").ok());
