@@ -189,19 +189,8 @@ void RegisterAgentComponent(Components& components) {
     c.start_in_server =
         [in_server](const ServerContext& ctx) -> absl::StatusOr<std::unique_ptr<RunningComponent>> {
       AgentSettings s = *in_server;
-      if (!s.server_args.empty()) {
-        CLI::App parser{"agent-arg"};
-        AddAgentOptions(&parser, &s);
-        std::vector<std::string> args;
-        for (const auto& a : s.server_args) args.push_back(a.rfind("--", 0) == 0 ? a : "--" + a);
-        std::reverse(args.begin(), args.end());
-        try {
-          parser.parse(args);
-        } catch (const CLI::ParseError& e) {
-          return absl::InvalidArgumentError(
-              absl::string_view(std::string("--agent-arg: ") + e.what()));
-        }
-      }
+      KORRAL_RETURN_IF_ERROR(ApplyServerArgs("--agent-arg", s.server_args,
+                                             [&s](CLI::App* app) { AddAgentOptions(app, &s); }));
       ApplyLabels(&s);
       s.cfg.data_dir = ctx.data_dir + "/agent";
       s.cfg.server = ctx.server_url;

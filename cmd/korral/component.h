@@ -7,9 +7,11 @@
 //   - inside `korral server`, after the apiserver is serving, unless disabled there.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -54,5 +56,25 @@ using Components = std::vector<Component>;
 
 // Blocks until SIGINT or SIGTERM (which main blocks in every thread); returns the signal.
 int WaitForShutdownSignal();
+
+// Applies k3s-style server flags such as `--kube-scheduler-arg=config=/f.yaml` (each entry
+// `key=value`, a leading "--" optional) to the options `add_options` registers on a scratch
+// parser, i.e. to the component's in-server settings. InvalidArgument, prefixed with `flag`, for
+// an unknown key or a bad value.
+inline absl::Status ApplyServerArgs(std::string_view flag, const std::vector<std::string>& entries,
+                                    const std::function<void(CLI::App*)>& add_options) {
+  if (entries.empty()) return absl::OkStatus();
+  CLI::App parser{std::string(flag)};
+  add_options(&parser);
+  std::vector<std::string> args;
+  for (const auto& a : entries) args.push_back(a.rfind("--", 0) == 0 ? a : "--" + a);
+  std::reverse(args.begin(), args.end());  // CLI11 parses a vector from its back
+  try {
+    parser.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return absl::InvalidArgumentError(absl::string_view(std::string(flag) + ": " + e.what()));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace korral::cmd

@@ -314,19 +314,8 @@ void RegisterControllerManagerComponent(Components& components) {
     // Upstream passes the cluster CA to kube-controller-manager for csrsigning.
     s.options.cluster_signing_cert_file = ctx.data_dir + "/tls/ca.crt";
     s.options.cluster_signing_key_file = ctx.data_dir + "/tls/ca.key";
-    if (!s.server_args.empty()) {
-      CLI::App parser{"kube-controller-manager-arg"};
-      AddOptions(&parser, &s);
-      std::vector<std::string> args;
-      for (const auto& a : s.server_args) args.push_back(a.rfind("--", 0) == 0 ? a : "--" + a);
-      std::reverse(args.begin(), args.end());
-      try {
-        parser.parse(args);
-      } catch (const CLI::ParseError& e) {
-        return absl::InvalidArgumentError(
-            absl::string_view(std::string("--kube-controller-manager-arg: ") + e.what()));
-      }
-    }
+    KORRAL_RETURN_IF_ERROR(ApplyServerArgs("--kube-controller-manager-arg", s.server_args,
+                                           [&s](CLI::App* app) { AddOptions(app, &s); }));
     KORRAL_RETURN_IF_ERROR(ResolveDurations(&s));
     KORRAL_ASSIGN_OR_RETURN(std::string kubeconfig,
                             ctx.kubeconfig_for("system:kube-controller-manager"));

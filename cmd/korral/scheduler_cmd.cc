@@ -189,19 +189,8 @@ void RegisterSchedulerComponent(Components& components) {
   c.start_in_server =
       [in_server](const ServerContext& ctx) -> absl::StatusOr<std::unique_ptr<RunningComponent>> {
     Settings s = *in_server;
-    if (!s.server_args.empty()) {
-      CLI::App parser{"kube-scheduler-arg"};
-      AddOptions(&parser, &s);
-      std::vector<std::string> args;
-      for (const auto& a : s.server_args) args.push_back(a.rfind("--", 0) == 0 ? a : "--" + a);
-      std::reverse(args.begin(), args.end());
-      try {
-        parser.parse(args);
-      } catch (const CLI::ParseError& e) {
-        return absl::InvalidArgumentError(
-            absl::string_view(std::string("--kube-scheduler-arg: ") + e.what()));
-      }
-    }
+    KORRAL_RETURN_IF_ERROR(ApplyServerArgs("--kube-scheduler-arg", s.server_args,
+                                           [&s](CLI::App* app) { AddOptions(app, &s); }));
     KORRAL_ASSIGN_OR_RETURN(std::string kubeconfig, ctx.kubeconfig_for("system:kube-scheduler"));
     KORRAL_ASSIGN_OR_RETURN(auto in, Instance::Start(s, kubeconfig));
     return std::unique_ptr<RunningComponent>(std::move(in));
