@@ -95,13 +95,13 @@ void DefaultNormalizeScore(int64_t max_priority, bool reverse, std::vector<NodeS
 namespace {
 
 // Upstream's default profile (apis/config/v1 getDefaultPlugins), in order, with score weights.
-// TODO(korral): VolumeRestrictions, NodeVolumeLimits, VolumeBinding and VolumeZone are not
-// implemented; pods with PVCs are scheduled without volume checks.
+// TODO(korral): NodeVolumeLimits (CSI attach limits) is not implemented.
 const std::vector<std::pair<std::string, int32_t>>& DefaultMultiPoint() {
   static const std::vector<std::pair<std::string, int32_t>> kDefaults = {
       {"SchedulingGates", 0},  {"PrioritySort", 0},      {"NodeUnschedulable", 0},
       {"NodeName", 0},         {"TaintToleration", 3},   {"NodeAffinity", 2},
-      {"NodePorts", 0},        {"NodeResourcesFit", 1},  {"PodTopologySpread", 2},
+      {"NodePorts", 0},        {"NodeResourcesFit", 1},  {"VolumeRestrictions", 0},
+      {"VolumeBinding", 0},    {"VolumeZone", 0},        {"PodTopologySpread", 2},
       {"InterPodAffinity", 2}, {"DefaultPreemption", 0}, {"NodeResourcesBalancedAllocation", 1},
       {"ImageLocality", 1},    {"DefaultBinder", 0},
   };

@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "korral/scheduler/node_info.h"
 #include "korral/scheduler/types.h"
+#include "korral/scheduler/volumes.h"
 
 namespace korral::scheduler {
 
@@ -113,7 +114,16 @@ struct QueuedPodInfo {
 };
 
 // Kinds of cluster events used to re-queue unschedulable pods (upstream: framework.ClusterEvent).
-enum class EventResource { kPod, kNode, kNamespace, kPodDisruptionBudget, kAll };
+enum class EventResource {
+  kPod,
+  kNode,
+  kNamespace,
+  kPodDisruptionBudget,
+  kPersistentVolume,
+  kPersistentVolumeClaim,
+  kStorageClass,
+  kAll
+};
 namespace action {
 inline constexpr uint32_t kAdd = 1;
 inline constexpr uint32_t kDelete = 2;
@@ -189,6 +199,15 @@ class Handle {
   virtual absl::Status DeletePod(const PodInfo& pod, const std::string& preemptor_msg) = 0;
   // Clears status.nominatedNodeName of `pod` (a lower-priority nominee displaced by preemption).
   virtual absl::Status ClearNominatedNodeName(const PodInfo& pod) = 0;
+  // PersistentVolumes, claims and StorageClasses (never null for the Scheduler's handle).
+  virtual VolumeStore* Volumes() { return nullptr; }
+  // PUT of a PersistentVolume (`claim` false) or PersistentVolumeClaim, of its status subresource
+  // when `status`; returns the stored object. Without an API the object itself.
+  virtual absl::StatusOr<Json> UpdateVolumeObject(bool claim, const Json& object, bool status) {
+    (void)claim;
+    (void)status;
+    return object;
+  }
 };
 
 class Plugin {

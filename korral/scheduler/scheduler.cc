@@ -185,6 +185,41 @@ void Scheduler::OnPdb(const std::string& key, std::optional<PdbInfo> pdb) {
   }
 }
 
+void Scheduler::OnPvc(const std::string& key, PvcPtr pvc) {
+  if (!pvc) {
+    volumes_.RemovePvc(key);
+    return;
+  }
+  volumes_.SetPvc(std::move(pvc));
+  queue_->MoveAllToActiveOrBackoffQueue(
+      {EventResource::kPersistentVolumeClaim, action::kAdd | action::kUpdateOther, "PvcChange"});
+}
+
+void Scheduler::OnPv(const std::string& name, PvPtr pv) {
+  if (!pv) {
+    volumes_.RemovePv(name);
+    return;
+  }
+  volumes_.SetPv(std::move(pv));
+  queue_->MoveAllToActiveOrBackoffQueue(
+      {EventResource::kPersistentVolume, action::kAdd | action::kUpdateOther, "PvChange"});
+}
+
+void Scheduler::OnStorageClass(const std::string& name, StorageClassPtr sc) {
+  if (!sc) {
+    volumes_.RemoveStorageClass(name);
+    return;
+  }
+  volumes_.SetStorageClass(std::move(sc));
+  queue_->MoveAllToActiveOrBackoffQueue(
+      {EventResource::kStorageClass, action::kAdd | action::kUpdateOther, "StorageClassChange"});
+}
+
+absl::StatusOr<Json> Scheduler::UpdateVolumeObject(bool claim, const Json& object, bool status) {
+  if (!api_) return object;
+  return api_->UpdateVolumeObject(claim, object, status);
+}
+
 void Scheduler::SetDefaultSelectorsFunc(
     std::function<std::vector<LabelSelector>(const PodInfo&)> f) {
   default_selectors_ = std::move(f);
@@ -533,7 +568,7 @@ void Scheduler::Start() {
 
 void Scheduler::Stop() {
   if (stop_.exchange(true)) return;
-  queue_->Close();
+  if (queue_) queue_->Close();  // null when New() failed part way
   if (loop_.joinable()) loop_.join();
   {
     std::lock_guard l(work_mu_);

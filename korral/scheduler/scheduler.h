@@ -49,6 +49,14 @@ class SchedulerApi {
   // "Binding"/"Scheduling"/"Preempting".
   virtual void RecordEvent(const PodInfo& pod, const std::string& type, const std::string& reason,
                            const std::string& action, const std::string& message) = 0;
+  // PUT of a PersistentVolume (`claim` false) or PersistentVolumeClaim (its status subresource
+  // when `status`); returns the stored object (VolumeBinding's PreBind). Default: no API, the
+  // object is returned as is.
+  virtual absl::StatusOr<Json> UpdateVolumeObject(bool claim, const Json& object, bool status) {
+    (void)claim;
+    (void)status;
+    return object;
+  }
 };
 
 struct SchedulerOptions {
@@ -76,6 +84,10 @@ class Scheduler : public Handle {
   void OnNodeDelete(const NodePtr& node);
   void OnNamespace(const std::string& name, Labels labels, bool deleted);
   void OnPdb(const std::string& key, std::optional<PdbInfo> pdb);  // nullopt: deleted
+  // PersistentVolumeClaims, PersistentVolumes and StorageClasses (null new object: deleted).
+  void OnPvc(const std::string& key, PvcPtr pvc);
+  void OnPv(const std::string& name, PvPtr pv);
+  void OnStorageClass(const std::string& name, StorageClassPtr sc);
   void SetDefaultSelectorsFunc(std::function<std::vector<LabelSelector>(const PodInfo&)> f);
 
   // Runs one scheduling cycle if a pod arrives within `timeout`; false if none did.
@@ -104,6 +116,8 @@ class Scheduler : public Handle {
   absl::Status BindPod(const PodInfo& pod, const std::string& node) override;
   absl::Status DeletePod(const PodInfo& pod, const std::string& msg) override;
   absl::Status ClearNominatedNodeName(const PodInfo& pod) override;
+  VolumeStore* Volumes() override { return &volumes_; }
+  absl::StatusOr<Json> UpdateVolumeObject(bool claim, const Json& object, bool status) override;
 
  private:
   Scheduler(SchedulerOptions options, SchedulerApi* api);
@@ -132,6 +146,7 @@ class Scheduler : public Handle {
   const Clock& clock_;
   std::vector<std::unique_ptr<Framework>> profiles_;
   Cache cache_;
+  VolumeStore volumes_;
   std::unique_ptr<SchedulingQueue> queue_;
   std::shared_ptr<Snapshot> snapshot_;
   Metrics metrics_;

@@ -14,6 +14,9 @@ namespace {
 
 client::ResourceRef Pdbs() { return {"policy", "v1", "poddisruptionbudgets", true}; }
 client::ResourceRef StatefulSets() { return {"apps", "v1", "statefulsets", true}; }
+client::ResourceRef Pvcs() { return {"", "v1", "persistentvolumeclaims", true}; }
+client::ResourceRef Pvs() { return {"", "v1", "persistentvolumes", false}; }
+client::ResourceRef StorageClasses() { return {"storage.k8s.io", "v1", "storageclasses", false}; }
 
 std::string RandomSuffix(uint64_t seq) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -81,6 +84,13 @@ absl::Status ClientSchedulerApi::Bind(const PodInfo& pod, const std::string& nod
                   {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}}};
   auto r = client_.Create(client::resources::Pods(), pod.ns, binding, "binding");
   return r.ok() ? absl::OkStatus() : r.status();
+}
+
+absl::StatusOr<Json> ClientSchedulerApi::UpdateVolumeObject(bool claim, const Json& object,
+                                                            bool status) {
+  const Json& meta = object["metadata"];
+  return client_.Update(claim ? Pvcs() : Pvs(), claim ? meta.value("namespace", "") : "", object,
+                        status ? "status" : "");
 }
 
 absl::Status ClientSchedulerApi::DeletePod(const PodInfo& pod) {
@@ -339,6 +349,54 @@ void SchedulerServer::Wire() {
            .on_update = [pdb_handler](const client::ObjectPtr&,
                                       const client::ObjectPtr& o) { pdb_handler(o, false); },
            .on_delete = [pdb_handler](const client::ObjectPtr& o, bool) { pdb_handler(o, true); }});
+
+  // Volumes: claims, PVs and (when the API serves them) StorageClasses.
+  make(Pvcs(), "scheduler-pvcs")
+      ->AddEventHandler({.on_add =
+                             [s](const client::ObjectPtr& o) {
+                               auto p = ParsePersistentVolumeClaim(o);
+                               if (p.ok()) s->OnPvc((*p)->key, *p);
+                             },
+                         .on_update =
+                             [s](const client::ObjectPtr&, const client::ObjectPtr& o) {
+                               auto p = ParsePersistentVolumeClaim(o);
+                               if (p.ok()) s->OnPvc((*p)->key, *p);
+                             },
+                         .on_delete = [s](const client::ObjectPtr& o,
+                                          bool) { s->OnPvc(client::ObjectKey(*o), nullptr); }});
+  make(Pvs(), "scheduler-pvs")
+      ->AddEventHandler(
+          {.on_add =
+               [s](const client::ObjectPtr& o) {
+                 auto p = ParsePersistentVolume(o);
+                 if (p.ok()) s->OnPv((*p)->name, *p);
+               },
+           .on_update =
+               [s](const client::ObjectPtr&, const client::ObjectPtr& o) {
+                 auto p = ParsePersistentVolume(o);
+                 if (p.ok()) s->OnPv((*p)->name, *p);
+               },
+           .on_delete = [s](const client::ObjectPtr& o,
+                            bool) { s->OnPv((*o)["metadata"].value("name", ""), nullptr); }});
+  client::ListOptions probe;
+  probe.limit = 1;
+  auto sc_list = client_.List(StorageClasses(), "", probe);
+  if (!sc_list.ok() && client::IsNotFound(sc_list.status())) {
+    // TODO(korral): storage.k8s.io StorageClasses are not served by korral's apiserver yet; every
+    // unbound claim is then treated as Immediate (as upstream does for a missing class).
+    KLOG(Info, "scheduler: storageclasses are not served; volume binding is Immediate only");
+  } else {
+    auto sc_handler = [s](const client::ObjectPtr& o, bool deleted) {
+      std::string name = (*o)["metadata"].value("name", "");
+      s->OnStorageClass(name, deleted ? nullptr : ParseStorageClass(*o));
+    };
+    make(StorageClasses(), "scheduler-storageclasses")
+        ->AddEventHandler(
+            {.on_add = [sc_handler](const client::ObjectPtr& o) { sc_handler(o, false); },
+             .on_update = [sc_handler](const client::ObjectPtr&,
+                                       const client::ObjectPtr& o) { sc_handler(o, false); },
+             .on_delete = [sc_handler](const client::ObjectPtr& o, bool) { sc_handler(o, true); }});
+  }
 
   services_ = make(client::resources::Services(), "scheduler-services");
   replicasets_ = make(client::resources::ReplicaSets(), "scheduler-replicasets");

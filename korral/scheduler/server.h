@@ -44,6 +44,7 @@ class ClientSchedulerApi : public SchedulerApi {
                                            const std::string* nominated) override;
   void RecordEvent(const PodInfo& pod, const std::string& type, const std::string& reason,
                    const std::string& action, const std::string& message) override;
+  absl::StatusOr<Json> UpdateVolumeObject(bool claim, const Json& object, bool status) override;
 
  private:
   void WriteEvent(const Json& ev);

@@ -269,6 +269,17 @@ absl::StatusOr<LabelSelector> LabelSelector::FromJson(const Json& selector) {
   return sel;
 }
 
+absl::StatusOr<NodeSelector> ParseNodeSelector(const Json& selector) {
+  NodeSelector ns;
+  const Json& terms = Field(selector, "nodeSelectorTerms");
+  if (!terms.is_array()) return ns;
+  for (const Json& t : terms) {
+    KORRAL_ASSIGN_OR_RETURN(auto term, ParseNodeSelectorTerm(t));
+    ns.terms.push_back(std::move(term));
+  }
+  return ns;
+}
+
 bool NodeSelectorTerm::Matches(const Labels& labels, const std::string& node_name) const {
   if (match_expressions.empty() && match_fields.empty()) return false;
   for (const auto& r : match_expressions) {
@@ -613,6 +624,23 @@ absl::StatusOr<PodInfoPtr> ParsePod(std::shared_ptr<const Json> obj) {
   const Json& gates = Field(spec, "schedulingGates");
   if (gates.is_array()) {
     for (const Json& g : gates) p->scheduling_gates.push_back(Str(g, "name"));
+  }
+  const Json& volumes = Field(spec, "volumes");
+  if (volumes.is_array()) {
+    for (const Json& v : volumes) {
+      if (!v.is_object()) continue;
+      if (v.contains("persistentVolumeClaim")) {
+        p->pvc_names.push_back(Str(Field(v, "persistentVolumeClaim"), "claimName"));
+        p->pvc_ephemeral.push_back(false);
+      } else if (v.contains("ephemeral")) {
+        p->pvc_names.push_back(p->name + "-" + Str(v, "name"));
+        p->pvc_ephemeral.push_back(true);
+      }
+      if (v.contains("gcePersistentDisk") || v.contains("awsElasticBlockStore") ||
+          v.contains("rbd") || v.contains("iscsi")) {
+        p->has_conflict_volumes = true;
+      }
+    }
   }
   p->object = std::move(obj);
   return PodInfoPtr(std::move(p));

@@ -67,6 +67,9 @@ struct NodeSelector {
   bool Matches(const Labels& labels, const std::string& node_name) const;
 };
 
+// Parses a core/v1 NodeSelector ({"nodeSelectorTerms": [...]}).
+absl::StatusOr<NodeSelector> ParseNodeSelector(const Json& selector);
+
 struct PreferredSchedulingTerm {
   int32_t weight = 0;
   NodeSelectorTerm preference;
@@ -175,6 +178,13 @@ struct PodInfo {
   std::vector<std::string> scheduling_gates;
   std::vector<std::string> images;  // container images (normalized)
   std::vector<OwnerRef> owners;
+  // Claim names of the pod's persistentVolumeClaim volumes and generic ephemeral volumes
+  // ("<pod>-<volume>", as upstream's ephemeral.VolumeClaimName), in volume order.
+  std::vector<std::string> pvc_names;
+  std::vector<bool> pvc_ephemeral;  // parallel to pvc_names: from an ephemeral volume
+  // A gcePersistentDisk, awsElasticBlockStore, rbd or iscsi volume (VolumeRestrictions' disk
+  // conflict check applies).
+  bool has_conflict_volumes = false;
 
   bool HasAffinity() const {
     return !required_affinity.empty() || !required_anti_affinity.empty() ||

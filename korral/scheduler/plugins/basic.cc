@@ -345,6 +345,9 @@ Registry NewInTreeRegistry() {
       {"InterPodAffinity", NewInterPodAffinity},
       {"PodTopologySpread", NewPodTopologySpread},
       {"DefaultPreemption", NewDefaultPreemption},
+      {"VolumeRestrictions", NewVolumeRestrictions},
+      {"VolumeBinding", NewVolumeBinding},
+      {"VolumeZone", NewVolumeZone},
   };
 }
 

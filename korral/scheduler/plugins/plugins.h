@@ -26,6 +26,9 @@ absl::StatusOr<PluginPtr> NewBalancedAllocation(const Json& args, Handle* h);
 absl::StatusOr<PluginPtr> NewInterPodAffinity(const Json& args, Handle* h);
 absl::StatusOr<PluginPtr> NewPodTopologySpread(const Json& args, Handle* h);
 absl::StatusOr<PluginPtr> NewDefaultPreemption(const Json& args, Handle* h);
+absl::StatusOr<PluginPtr> NewVolumeRestrictions(const Json& args, Handle* h);
+absl::StatusOr<PluginPtr> NewVolumeBinding(const Json& args, Handle* h);
+absl::StatusOr<PluginPtr> NewVolumeZone(const Json& args, Handle* h);
 
 // Upstream's failure reasons (shown in FailedScheduling messages).
 inline constexpr char kErrReasonNodeName[] = "node(s) didn't match the requested node name";
@@ -44,5 +47,15 @@ inline constexpr char kErrReasonConstraintsNotMatch[] =
     "node(s) didn't match pod topology spread constraints";
 inline constexpr char kErrReasonNodeLabelNotMatch[] =
     "node(s) didn't match pod topology spread constraints (missing required label)";
+
+inline constexpr char kErrReasonDiskConflict[] = "node(s) had no available disk";
+inline constexpr char kErrReasonReadWriteOncePodConflict[] =
+    "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode";
+inline constexpr char kErrReasonVolumeBindConflict[] =
+    "node(s) didn't find available persistent volumes to bind";
+inline constexpr char kErrReasonVolumeNodeConflict[] = "node(s) had volume node affinity conflict";
+inline constexpr char kErrReasonPVNotExist[] =
+    "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)";
+inline constexpr char kErrReasonVolumeZoneConflict[] = "node(s) had no available volume zone";
 
 }  // namespace korral::scheduler::plugins
