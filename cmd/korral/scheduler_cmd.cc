@@ -41,6 +41,9 @@ struct Settings {
   int secure_port = 10259;               // 0: no /healthz, /metrics listener
   std::string bind_address = "127.0.0.1";
   std::string tls_cert_file, tls_private_key_file;
+  // Delegated authn/authz of the secure port (empty kubeconfigs: --kubeconfig's).
+  std::string authentication_kubeconfig, authorization_kubeconfig, client_ca_file;
+  std::vector<std::string> always_allow_paths = {"/healthz", "/readyz", "/livez"};
 };
 
 void AddOptions(CLI::App* cmd, Settings* s) {
@@ -62,9 +65,19 @@ void AddOptions(CLI::App* cmd, Settings* s) {
   cmd->add_option("--secure-port", s->secure_port,
                   "HTTPS port for /healthz and /metrics (0 disables)")
       ->capture_default_str();
-  cmd->add_option("--bind-address", s->bind_address,
-                  "Address of the secure port (/metrics is not authenticated: keep it local)")
+  cmd->add_option("--bind-address", s->bind_address, "Address of the secure port")
       ->capture_default_str();
+  cmd->add_option(
+      "--authentication-kubeconfig", s->authentication_kubeconfig,
+      "Kubeconfig for TokenReviews of the secure port's clients (default --kubeconfig)");
+  cmd->add_option("--authorization-kubeconfig", s->authorization_kubeconfig,
+                  "Kubeconfig for SubjectAccessReviews (default --kubeconfig)");
+  cmd->add_option("--authorization-always-allow-paths", s->always_allow_paths,
+                  "Paths served without authorization")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--client-ca-file", s->client_ca_file,
+                  "CA whose client certificates authenticate on the secure port");
   cmd->add_option("--tls-cert-file", s->tls_cert_file,
                   "Serving certificate (PEM); default a self-signed one");
   cmd->add_option("--tls-private-key-file", s->tls_private_key_file, "Key of --tls-cert-file");
@@ -133,6 +146,24 @@ class Instance : public RunningComponent {
       }
       ks::SchedulerServer* server = in->server_.get();
       so.metrics = [server] { return server->scheduler().RenderMetrics(); };
+      if (!s.client_ca_file.empty()) {
+        KORRAL_ASSIGN_OR_RETURN(so.client_ca_pem, ReadFile(s.client_ca_file));
+      }
+      auto review_client = [&](const std::string& path,
+                               std::unique_ptr<client::RestClient>* own) -> absl::Status {
+        if (path.empty()) return absl::OkStatus();
+        KORRAL_ASSIGN_OR_RETURN(client::RestConfig arc, client::LoadKubeconfig(path));
+        arc.user_agent = "kube-scheduler/korral";
+        KORRAL_ASSIGN_OR_RETURN(*own, client::RestClient::New(arc));
+        return absl::OkStatus();
+      };
+      KORRAL_RETURN_IF_ERROR(review_client(s.authentication_kubeconfig, &in->authn_client_));
+      KORRAL_RETURN_IF_ERROR(review_client(s.authorization_kubeconfig, &in->authz_client_));
+      ks::DelegatedAuthOptions ao;
+      ao.authn_client = in->authn_client_ ? in->authn_client_.get() : in->client_.get();
+      ao.authz_client = in->authz_client_ ? in->authz_client_.get() : in->client_.get();
+      ao.always_allow_paths = s.always_allow_paths;
+      so.auth = std::make_shared<ks::DelegatedAuth>(std::move(ao));
       KORRAL_ASSIGN_OR_RETURN(in->serving_, ks::SecureServing::Start(std::move(so)));
     }
     return in;
@@ -147,6 +178,7 @@ class Instance : public RunningComponent {
  private:
   Instance() = default;
   std::unique_ptr<client::RestClient> client_;
+  std::unique_ptr<client::RestClient> authn_client_, authz_client_;
   std::unique_ptr<ks::SchedulerServer> server_;
   std::unique_ptr<ks::SecureServing> serving_;
   std::atomic<bool> stopped_{false};

@@ -6,20 +6,67 @@
 // serving certificate for 127.0.0.1, ::1, localhost and the host name, kept in memory (ca_pem()
 // tells tests what to trust).
 //
-// TODO(korral): upstream delegates authentication and authorization of /metrics to the
-// apiserver (TokenReview/SubjectAccessReview); here every path is served to any client, so bind
-// it to loopback (the default) unless the network is trusted.
+// Authentication and authorization are delegated to the apiserver, as upstream's
+// DelegatingAuthenticationOptions / DelegatingAuthorizationOptions do: a bearer token is checked
+// with a TokenReview, a client certificate against --client-ca-file, a request without either is
+// system:anonymous; then every path outside --authorization-always-allow-paths (default /healthz,
+// /readyz, /livez) needs a SubjectAccessReview allowing the non-resource URL (e.g. `get` on
+// /metrics). Answers are cached for 10 s. A bad token is 401, a denied request 403 (Kubernetes
+// Status bodies).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "korral/apiserver/http/server.h"
+#include "korral/base/clock.h"
+#include "korral/client/client.h"
 
 namespace korral::scheduler {
+
+struct DelegatedAuthOptions {
+  client::Client* authn_client = nullptr;  // TokenReviews (null: tokens are not accepted)
+  client::Client* authz_client = nullptr;  // SubjectAccessReviews (null: only always-allow paths)
+  std::vector<std::string> always_allow_paths = {"/healthz", "/readyz", "/livez"};
+  std::chrono::seconds token_ttl{10};
+  std::chrono::seconds allowed_ttl{10};
+  std::chrono::seconds denied_ttl{10};
+  size_t max_cache_entries = 4096;
+  const Clock* clock = nullptr;  // default Clock::Real()
+};
+
+class DelegatedAuth {
+ public:
+  explicit DelegatedAuth(DelegatedAuthOptions options);
+  // Null when `req` may proceed, else the 401/403 response.
+  std::optional<http::Response> Check(const http::Request& req);
+
+ private:
+  struct User {
+    std::string name, uid;
+    std::vector<std::string> groups;
+    nlohmann::json extra = nlohmann::json::object();
+  };
+  // The user, or nullopt (401).
+  std::optional<User> Authenticate(const http::Request& req);
+  bool AlwaysAllowed(const std::string& path) const;
+
+  DelegatedAuthOptions o_;
+  const Clock& clock_;
+  std::mutex mu_;
+  // token -> (user or nullopt for a rejected token, expiry)
+  std::map<std::string, std::pair<std::optional<User>, std::chrono::steady_clock::time_point>>
+      tokens_;
+  std::map<std::string, std::pair<bool, std::chrono::steady_clock::time_point>> decisions_;
+};
 
 struct SecureServingOptions {
   std::string bind_address = "127.0.0.1";
@@ -30,6 +77,10 @@ struct SecureServingOptions {
   // /healthz, /livez and /readyz answer 200 "ok" while this returns an empty string, else 500
   // with the message. Unset: always ok.
   std::function<std::string()> health;
+  // Client certificates signed by this CA authenticate (CN user, O groups). Empty: none.
+  std::string client_ca_pem;
+  // Delegated authentication/authorization; null serves every path to anyone (tests only).
+  std::shared_ptr<DelegatedAuth> auth;
 };
 
 class SecureServing {
