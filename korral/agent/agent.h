@@ -41,6 +41,7 @@ struct AgentConfig {
   int registry_port = 5055;  // local docker-registry on 127.0.0.1 (0: none)
   int kubelet_port = 10250;
   std::string cluster_dns;
+  std::string pod_manifest_path;  // static pods (upstream staticPodPath); "" disables
   std::map<std::string, std::string> node_labels;
   // On Stop: stop and remove every pod sandbox, the pod cgroups and the CNI bridge (tests).
   bool cleanup_on_exit = false;

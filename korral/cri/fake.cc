@@ -1,6 +1,7 @@
 #include "korral/cri/fake.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "fmt/format.h"
 
@@ -302,7 +303,20 @@ absl::StatusOr<v1::ContainerStatus> FakeRuntime::ContainerStatus(const std::stri
   return s;
 }
 
-absl::Status FakeRuntime::ReopenContainerLog(const std::string& id) { return absl::OkStatus(); }
+absl::Status FakeRuntime::ReopenContainerLog(const std::string& id) {
+  std::lock_guard l(mu_);
+  Count("ReopenContainerLog");
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return NotFound("container", id);
+  if (it->second.info.state() != v1::CONTAINER_RUNNING) {
+    return absl::FailedPreconditionError("container is not running");
+  }
+  // As a runtime does: a new, empty log file at the log path.
+  if (!it->second.log_path.empty() && it->second.log_path[0] == '/') {
+    if (FILE* f = std::fopen(it->second.log_path.c_str(), "a")) std::fclose(f);
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<v1::ExecSyncResponse> FakeRuntime::ExecSync(const std::string& id,
                                                            const std::vector<std::string>& cmd,
@@ -399,6 +413,7 @@ absl::StatusOr<std::vector<v1::Image>> FakeRuntime::ListImages(const v1::ImageFi
     i.set_id("sha256:fake-" + name);
     i.add_repo_tags(name);
     i.set_size(1 << 20);
+    i.set_pinned(name == "registry.k8s.io/pause:3.6");  // the sandbox image, as containerd pins
     out.push_back(i);
   }
   return out;
@@ -430,7 +445,11 @@ absl::StatusOr<std::string> FakeRuntime::PullImage(const v1::ImageSpec& image,
 
 absl::Status FakeRuntime::RemoveImage(const v1::ImageSpec& image) {
   std::lock_guard l(mu_);
-  images_.erase(NormalizeImageName(image.image()));
+  Count("RemoveImage");
+  // By name or by id ("sha256:fake-<name>", what ListImages reports).
+  std::string name = image.image();
+  if (name.rfind("sha256:fake-", 0) == 0) name = name.substr(12);
+  images_.erase(NormalizeImageName(name));
   return absl::OkStatus();
 }
 

@@ -95,13 +95,36 @@ int Kubelet::SandboxPid(const std::string& pod_uid) const {
   return it == impl_->states.end() ? 0 : it->second.sandbox_pid;
 }
 
-std::vector<nlohmann::json> Kubelet::ListPods() const {
-  std::vector<nlohmann::json> out;
-  if (!impl_->pods) return out;
-  for (const auto& p : impl_->pods->indexer().List()) {
-    if ((*p)["spec"].value("nodeName", "") == impl_->cfg.node_name) out.push_back(*p);
+std::vector<ObjectPtr> Kubelet::Impl::BoundPods() const {
+  std::vector<ObjectPtr> out;
+  if (!pods) return out;
+  if (group) return pods->indexer().ByIndex("nodeName", cfg.node_name);
+  for (const auto& p : pods->indexer().List()) {
+    if ((*p)["spec"].value("nodeName", "") == cfg.node_name) out.push_back(p);
   }
   return out;
+}
+
+std::vector<nlohmann::json> Kubelet::ListPods() const {
+  std::vector<nlohmann::json> out;
+  for (const auto& p : impl_->BoundPods()) out.push_back(*p);
+  return out;
+}
+
+void Kubelet::Impl::Enqueue(const std::string& key) {
+  if (group) {
+    GroupEnqueue(group, cfg.node_name, key, std::chrono::nanoseconds(0));
+  } else {
+    queue->Add(key);
+  }
+}
+
+void Kubelet::Impl::EnqueueAfter(const std::string& key, std::chrono::nanoseconds delay) {
+  if (group) {
+    GroupEnqueue(group, cfg.node_name, key, delay);
+  } else {
+    queue->AddAfter(key, delay);
+  }
 }
 
 absl::Status Kubelet::Start() {
@@ -110,37 +133,46 @@ absl::Status Kubelet::Start() {
   k.DetectNodeFacts();
   KORRAL_RETURN_IF_ERROR(k.RegisterNode());
   k.RenewLease();
+  Impl* kp = &k;
+  if (k.cfg.group) {
+    k.ScanStaticPods();
+    // The group's informer and workers drive this kubelet.
+    k.group = k.cfg.group->impl_.get();
+    k.pods = GroupInformer(k.group);
+    GroupRegister(k.group, kp);
+    KLOG(Debug, "kubelet: node {} started in a group", k.cfg.node_name);
+    return absl::OkStatus();
+  }
 
   client::InformerOptions io;
   io.name = "kubelet-pods";
-  k.pods = std::make_unique<client::SharedInformer>(
+  k.own_pods = std::make_unique<client::SharedInformer>(
       // Only the pods bound to this node (as upstream); GetPodFromCache/ListPods still check
       // spec.nodeName.
       client::NewListerWatcher(k.client, client::resources::Pods(), "", "",
                                "spec.nodeName=" + k.cfg.node_name),
       io);
+  k.pods = k.own_pods.get();
   (void)k.pods->AddIndex("uid", [](const Json& p) {
     return std::vector<std::string>{p["metadata"].value("uid", "")};
   });
   client::WorkQueueOptions qo;
   qo.name = "kubelet";
   k.queue = std::make_unique<client::WorkQueue>(std::move(qo));
-  Impl* kp = &k;
   k.pods->AddEventHandler({
-      .on_add = [kp](const ObjectPtr& p) { kp->queue->Add(PodKey(*p)); },
-      .on_update = [kp](const ObjectPtr&, const ObjectPtr& p) { kp->queue->Add(PodKey(*p)); },
+      .on_add = [kp](const ObjectPtr& p) { kp->Enqueue(PodKey(*p)); },
+      .on_update = [kp](const ObjectPtr&, const ObjectPtr& p) { kp->Enqueue(PodKey(*p)); },
       .on_delete =
           [kp](const ObjectPtr& p, bool) {
             if ((*p)["spec"].value("nodeName", "") != kp->cfg.node_name) return;
-            // The object is gone from the API (deleted without graceful termination, or after
-            // we finished it): kill what still runs with the pod's grace period.
-            kp->StartTermination(*p, GraceOf(*p), /*delete_object=*/false);
+            kp->OnPodDeleted(*p);
           },
   });
   k.pods->Start();
   if (!k.pods->WaitForCacheSync(std::chrono::seconds(60))) {
     return absl::DeadlineExceededError("pod informer did not sync in 60s");
   }
+  k.ScanStaticPods();
   for (int i = 0; i < std::max(1, k.cfg.workers); ++i) {
     k.workers.emplace_back([kp] { kp->Worker(); });
   }
@@ -150,6 +182,18 @@ absl::Status Kubelet::Start() {
   return absl::OkStatus();
 }
 
+void Kubelet::Impl::OnPodDeleted(const Json& pod) {
+  if (IsMirrorPod(pod)) {
+    // A mirror pod deleted through the API: its static pod keeps running and the next sync
+    // creates the mirror pod again.
+    Enqueue(PodKey(pod));
+    return;
+  }
+  // The object is gone from the API (deleted without graceful termination, or after we
+  // finished it): kill what still runs with the pod's grace period.
+  StartTermination(pod, GraceOf(pod), /*delete_object=*/false);
+}
+
 void Kubelet::Stop() {
   Impl& k = *impl_;
   if (k.stopping.exchange(true)) return;
@@ -157,12 +201,13 @@ void Kubelet::Stop() {
     std::lock_guard l(k.loop_mu);
     k.loop_cv.notify_all();
   }
+  if (k.group) GroupUnregister(k.group, &k);
   if (k.queue) k.queue->ShutDown();
   for (auto& t : k.workers) t.join();
   k.workers.clear();
   if (k.housekeeping_thread.joinable()) k.housekeeping_thread.join();
   if (k.prober_thread.joinable()) k.prober_thread.join();
-  if (k.pods) k.pods->Stop();
+  if (k.own_pods) k.own_pods->Stop();
   std::map<std::string, std::thread> terms;
   {
     std::lock_guard l(k.mu);
@@ -193,7 +238,16 @@ void Kubelet::CleanupAllPods(std::chrono::seconds grace) {
 }
 
 Json Kubelet::Impl::GetPodFromCache(const std::string& key) const {
+  if (auto sp = StaticPod(key)) {
+    // A static pod's status lives in its mirror pod.
+    if (ObjectPtr m = MirrorPodOf(*sp)) {
+      if (m->contains("status")) (*sp)["status"] = (*m)["status"];
+    }
+    return *sp;
+  }
   ObjectPtr p = pods->indexer().Get(key);
+  // A mirror pod without its static pod (manifest gone): nothing runs for it.
+  if (p && IsMirrorPod(*p)) return Json();
   if (!p || (*p)["spec"].value("nodeName", "") != cfg.node_name) return Json();
   return *p;
 }
@@ -204,7 +258,7 @@ void Kubelet::Impl::Worker() {
     if (!s.ok()) {
       KLOG(Warning, "kubelet: sync {} failed: {}", *key, StatusMessage(s));
       queue->Done(*key);
-      queue->AddAfter(*key, std::chrono::seconds(2));
+      EnqueueAfter(*key, std::chrono::seconds(2));
       continue;
     }
     queue->Done(*key);
@@ -212,19 +266,60 @@ void Kubelet::Impl::Worker() {
 }
 
 void Kubelet::Impl::Housekeeping() {
-  auto last_status_check = steady_clock::now();
+  last_status_check = steady_clock::now();
   while (!stopping) {
     {
       std::unique_lock l(loop_mu);
       loop_cv.wait_for(l, cfg.relist_period, [&] { return stopping.load(); });
     }
     if (stopping) break;
-    Relist();
-    auto now = steady_clock::now();
-    if (now - last_lease >= cfg.lease_renew_interval) RenewLease();
-    if (now - last_status_check >= seconds(10)) {
-      last_status_check = now;
-      UpdateNodeStatus(false);
+    HousekeepingTick();
+  }
+}
+
+void Kubelet::Impl::HousekeepingTick() {
+  if (!cfg.pod_manifest_path.empty() &&
+      clock.SteadyNow() - last_static_scan >= cfg.file_check_frequency) {
+    ScanStaticPods();
+  }
+  Relist();
+  if (!cfg.log_dir.empty() &&
+      clock.SteadyNow() - last_log_rotation >= cfg.container_log_monitor_interval) {
+    last_log_rotation = clock.SteadyNow();
+    RotateContainerLogs();
+  }
+  if (clock.SteadyNow() - last_eviction_check >= cfg.eviction.monitoring_period) {
+    last_eviction_check = clock.SteadyNow();
+    EvictionTick();
+  }
+  if (clock.SteadyNow() - last_image_gc >= cfg.image_gc.period) {
+    last_image_gc = clock.SteadyNow();
+    ImageGcTick();
+  }
+  auto now = steady_clock::now();
+  if (now - last_lease >= cfg.lease_renew_interval) RenewLease();
+  if (now - last_status_check >= seconds(10)) {
+    last_status_check = now;
+    UpdateNodeStatus(false);
+  }
+}
+
+void Kubelet::Impl::RotateContainerLogs() {
+  v1::ContainerFilter f;
+  f.mutable_state()->set_state(v1::CONTAINER_RUNNING);
+  auto ctrs = rt.ListContainers(f);
+  if (!ctrs.ok()) return;
+  for (const auto& c : *ctrs) {
+    if (c.state() != v1::CONTAINER_RUNNING) continue;
+    auto st = rt.ContainerStatus(c.id());
+    if (!st.ok() || st->log_path().empty()) continue;
+    std::string id = c.id();
+    auto r = RotateContainerLog(st->log_path(), cfg.log_rotation, clock.Now(),
+                                [&] { return rt.ReopenContainerLog(id); });
+    if (!r.ok()) {
+      KLOG(Warning, "kubelet: rotate log of container {}: {}", id, StatusMessage(r.status()));
+    } else if (*r) {
+      KLOG(Debug, "kubelet: rotated log {} of container {}", st->log_path(), id);
     }
   }
 }
@@ -259,12 +354,15 @@ void Kubelet::Impl::Relist() {
   for (const auto& uid : changed) {
     auto objs = pods->indexer().ByIndex("uid", uid);
     if (!objs.empty()) {
-      queue->Add(PodKey(*objs[0]));
+      Enqueue(PodKey(*objs[0]));
+    } else if (std::string k = StaticPodKeyByUid(uid); !k.empty()) {
+      Enqueue(k);
     }
   }
   // Orphans: sandboxes whose pod is not bound to us any more.
   for (const auto& [uid, key] : keys) {
     if (!pods->indexer().ByIndex("uid", uid).empty()) continue;
+    if (!StaticPodKeyByUid(uid).empty()) continue;
     bool any_alive = false;
     for (const auto& s : *sandboxes) {
       if (s.metadata().uid() == uid) any_alive = true;
@@ -331,7 +429,15 @@ void Kubelet::Impl::ClearWaiting(const std::string& uid, const std::string& cont
 
 absl::Status Kubelet::Impl::SyncPod(const std::string& key) {
   Json pod = GetPodFromCache(key);
-  if (pod.is_null()) return absl::OkStatus();  // deleted: on_delete / Relist handle it
+  if (pod.is_null()) {
+    // An orphaned mirror pod (its manifest is gone) is deleted, as upstream's pod cleanup.
+    ObjectPtr p = pods->indexer().Get(key);
+    if (p && IsMirrorPod(*p) && (*p)["spec"].value("nodeName", "") == cfg.node_name) {
+      KLOG(Info, "kubelet: deleting orphaned mirror pod {}", key);
+      return DeleteMirrorPod(*p);
+    }
+    return absl::OkStatus();  // deleted: on_delete / Relist handle it
+  }
   std::string uid = PodUid(pod);
   {
     std::lock_guard l(mu);
@@ -343,6 +449,7 @@ absl::Status Kubelet::Impl::SyncPod(const std::string& key) {
     StartTermination(pod, GraceOf(pod), /*delete_object=*/true);
     return absl::OkStatus();
   }
+  if (IsStaticPod(pod)) SyncMirrorPod(pod);
   PodState dummy;
   auto t0 = steady_clock::now();
   auto c0 = cri::ThreadCallTime();
@@ -357,7 +464,8 @@ absl::Status Kubelet::Impl::SyncPod(const std::string& key) {
     st.startup_cri += cri_time;
     const Json& ls = st.last_status;
     bool all_running = ls.is_object() && ls.value("phase", "") == "Running";
-    for (const auto& cs : ls.value("containerStatuses", EmptyArray())) {
+    for (const auto& cs :
+         all_running ? ls.value("containerStatuses", EmptyArray()) : EmptyArray()) {
       if (!cs.value("state", Json::object()).contains("running")) all_running = false;
     }
     if (all_running) {
@@ -676,8 +784,14 @@ absl::Status Kubelet::Impl::SyncRunningPod(const Json& pod, PodState*) {
   std::string phase = pod.value("status", Json::object()).value("phase", "");
   KORRAL_ASSIGN_OR_RETURN(RuntimePod rp, GetRuntimePod(uid));
 
+  bool evicted = false;
+  {
+    std::lock_guard l(mu);
+    auto it = states.find(uid);
+    evicted = it != states.end() && it->second.evicted;
+  }
   // A terminal pod keeps its stopped containers (for logs) and never runs again.
-  if (IsTerminalPhase(phase)) {
+  if (IsTerminalPhase(phase) || evicted) {
     bool stop = false;
     {
       std::lock_guard l(mu);
@@ -883,7 +997,7 @@ absl::Status Kubelet::Impl::SyncRunningPod(const Json& pod, PodState*) {
   if (!cfg.hollow) SyncProbes(pod, rp, pod_ip);
   Json status = BuildStatus(pod, rp, pod_ip);
   WriteStatus(pod, status);
-  if (requeue.count() > 0) queue->AddAfter(key, requeue);
+  if (requeue.count() > 0) EnqueueAfter(key, requeue);
   return absl::OkStatus();
 }
 
@@ -1074,6 +1188,7 @@ void Kubelet::Impl::WriteStatus(const Json& pod, Json status) {
     std::lock_guard l(mu);
     auto& st = states[uid];
     if (st.last_status == status) return;
+    if (st.evicted) return;  // the eviction wrote the final status
   }
   // Compare with what the API has, ignoring fields others own.
   Json cmp = current;
@@ -1083,7 +1198,14 @@ void Kubelet::Impl::WriteStatus(const Json& pod, Json status) {
     states[uid].last_status = status;
     return;
   }
-  Json patch = {{"metadata", {{"uid", uid}}}, {"status", status}};
+  std::string target_uid = uid;
+  if (IsStaticPod(pod)) {
+    // Written to the mirror pod; none yet: the sync that creates it writes the status later.
+    ObjectPtr m = MirrorPodOf(pod);
+    if (!m) return;
+    target_uid = PodUid(*m);
+  }
+  Json patch = {{"metadata", {{"uid", target_uid}}}, {"status", status}};
   client::PatchOptions po;
   po.subresource = "status";
   auto r = client.Patch(client::resources::Pods(), pod["metadata"].value("namespace", ""),
@@ -1182,7 +1304,14 @@ void Kubelet::Impl::TerminatePod(Json pod, int64_t grace, bool delete_object) {
     for (auto& t : killers) t.join();
   }
   RemovePodResources(uid, &pod);
-  if (delete_object && !stopping) {
+  if (delete_object && !stopping && IsStaticPod(pod)) {
+    // Its mirror pod goes too (only the one made for this version of the manifest).
+    ObjectPtr m = MirrorPodOf(pod);
+    if (m && (*m)["metadata"]["annotations"].value("kubernetes.io/config.mirror", "") == uid) {
+      absl::Status ds = DeleteMirrorPod(*m);
+      if (!ds.ok()) KLOG(Warning, "kubelet: delete mirror pod {}: {}", key, StatusMessage(ds));
+    }
+  } else if (delete_object && !stopping) {
     Json opts = {{"apiVersion", "v1"},
                  {"kind", "DeleteOptions"},
                  {"gracePeriodSeconds", 0},

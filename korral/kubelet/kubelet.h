@@ -11,12 +11,15 @@
 //
 // Threads: the pod informer's, `workers` sync workers (one pod is never synced by two at once),
 // one housekeeping thread (runtime relist every second, orphan cleanup, lease, node status), the
-// prober thread and one thread per pod that is being terminated. Thread-safe.
+// prober thread and one thread per pod that is being terminated. In a KubeletGroup the group's
+// informer and workers do all of it. Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "korral/base/clock.h"
+#include "korral/kubelet/logrotate.h"
 
 namespace korral::client {
 class Client;
@@ -33,6 +37,42 @@ class Runtime;
 }
 
 namespace korral::kubelet {
+
+class KubeletGroup;
+
+// Hard eviction thresholds (upstream evictionHard defaults) and timing.
+struct EvictionConfig {
+  int64_t memory_available = 100 << 20;  // memory.available<100Mi (0: off)
+  double nodefs_available_percent = 10;  // nodefs.available<10% (0: off)
+  std::chrono::milliseconds monitoring_period{10000};
+  // Pressure conditions stay True this long after the signal recovers
+  // (evictionPressureTransitionPeriod).
+  std::chrono::milliseconds pressure_transition_period{300000};
+};
+
+// Image garbage collection (imageGCHighThresholdPercent / Low, imageMinimumGCAge).
+struct ImageGcConfig {
+  int high_threshold_percent = 85;  // 100: off
+  int low_threshold_percent = 80;
+  std::chrono::milliseconds minimum_age{120000};
+  std::chrono::milliseconds period{300000};  // upstream ImageGCPeriod
+};
+
+// What the eviction manager observes: the node and each pod (from the stats sampler).
+struct EvictionObservation {
+  int64_t memory_capacity = 0, memory_working_set = 0;  // memory.available = capacity - ws
+  int64_t nodefs_capacity = 0, nodefs_available = 0;
+  struct Pod {
+    int64_t memory_working_set = 0;
+    int64_t disk_usage = 0;  // ephemeral storage: container rootfs + logs + local volumes
+    std::map<std::string, int64_t> container_memory, container_disk;  // by container name
+  };
+  std::map<std::string, Pod> pods;  // by pod uid
+};
+using EvictionStatsFn = std::function<std::optional<EvictionObservation>()>;
+
+// Image filesystem {capacity, available} bytes; default: statvfs of the CRI's image filesystem.
+using ImageFsStatsFn = std::function<std::optional<std::pair<int64_t, int64_t>>()>;
 
 struct KubeletConfig {
   std::string node_name;
@@ -48,7 +88,11 @@ struct KubeletConfig {
   int max_pods = 110;
   int64_t system_reserved_memory = 0;  // bytes, subtracted from allocatable
   int64_t system_reserved_cpu_millis = 0;
-  int64_t eviction_hard_memory = 100 << 20;  // memory.available<100Mi, as upstream's default
+  EvictionConfig eviction;  // memory.available also comes off allocatable
+  ImageGcConfig image_gc;
+  ImageFsStatsFn image_fs_stats;  // null: statvfs of the CRI ImageFsInfo mountpoint
+  // Images never garbage collected (the sandbox image, which containerd 1.6 does not pin).
+  std::vector<std::string> pinned_images;
   std::string runtime_handler;
   std::string kubelet_version = "v1.32.0";
   int kubelet_port = 10250;  // reported in status.daemonEndpoints
@@ -59,9 +103,22 @@ struct KubeletConfig {
   std::chrono::seconds lease_renew_interval{10};
   int lease_duration_seconds = 40;
   std::chrono::seconds node_status_report_frequency{300};
+  // Static pods: pod manifests (YAML or JSON, one pod per file) in this directory run on the node
+  // with mirror pods in the API (upstream's staticPodPath); "" disables. Re-read every
+  // file_check_frequency (upstream's fileCheckFrequency, 20 s).
+  std::string pod_manifest_path;
+  std::chrono::milliseconds file_check_frequency{20000};
+  // CRI log rotation (containerLogMaxSize / containerLogMaxFiles), checked every
+  // container_log_monitor_interval for running containers.
+  LogRotationPolicy log_rotation;
+  std::chrono::milliseconds container_log_monitor_interval{10000};
   // Fake-runtime mode for hollow nodes: no cgroups, no probes over the network, no files.
   bool hollow = false;
   const Clock* clock = nullptr;  // default: Clock::Real()
+  // Many kubelets in one process (hollow nodes): the group's pod informer, work queue, workers
+  // and timers replace this kubelet's own (no per-kubelet threads or watches). Must outlive the
+  // Kubelet.
+  KubeletGroup* group = nullptr;
 };
 
 class Kubelet {
@@ -84,6 +141,10 @@ class Kubelet {
   // Snapshots for the kubelet server and the stats library.
   std::vector<nlohmann::json> ListPods() const;
   const KubeletConfig& config() const;
+  // Enables node-pressure eviction with this source of observations (usually the stats
+  // sampler's latest snapshot). Without one, no pressure is detected.
+  void SetEvictionStats(EvictionStatsFn fn);
+
   // The pid of the pod's sandbox process (for network stats from its namespace); 0 when not
   // known, for hostNetwork pods, or on runtimes without processes.
   int SandboxPid(const std::string& pod_uid) const;
@@ -92,6 +153,31 @@ class Kubelet {
   Impl* impl() { return impl_.get(); }
 
  private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Shared machinery for many kubelets in one process (`korral hollow-nodes`): one pod informer
+// over every scheduled pod (fieldSelector spec.nodeName!=, indexed by node) dispatching events
+// to the kubelet of the pod's node, one work queue with `workers` threads running both pod syncs
+// and each kubelet's periodic housekeeping (relist, lease, node status) as delayed queue items.
+// Per kubelet this leaves only its state: no threads, no watch connection.
+class KubeletGroup {
+ public:
+  // `client` must outlive the group.
+  KubeletGroup(client::Client& client, int workers);
+  ~KubeletGroup();
+  KubeletGroup(const KubeletGroup&) = delete;
+  KubeletGroup& operator=(const KubeletGroup&) = delete;
+
+  // Starts the informer (waits for its sync) and the workers.
+  absl::Status Start();
+  // Stops the workers and the informer. Kubelets of the group must be stopped first.
+  void Stop();
+
+  struct Impl;
+
+ private:
+  friend class Kubelet;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -23,6 +23,8 @@
 namespace korral::kubelet {
 
 namespace v1 = ::runtime::v1;
+
+enum class EvictionSignal { kMemory, kNodeFs };
 using client::ObjectPtr;
 
 // What the runtime has for one pod: sandboxes and container statuses, newest first.
@@ -63,6 +65,7 @@ struct PodState {
   bool volumes_ready = false;
   std::chrono::steady_clock::time_point volumes_synced{};
   bool terminated_sandbox = false;  // terminal pod whose sandbox was stopped
+  bool evicted = false;             // evicted for node pressure: terminal from now on
   std::map<std::string, std::chrono::steady_clock::time_point> pull_failed_at;  // by container
 };
 
@@ -80,15 +83,19 @@ struct Kubelet::Impl {
   std::string node_ip, runtime_name = "containerd", runtime_version;
   std::string node_uid;
 
-  std::unique_ptr<client::SharedInformer> pods;
-  std::unique_ptr<client::WorkQueue> queue;
+  // The pod cache: own_pods, or the group's informer (every scheduled pod, index "nodeName").
+  std::unique_ptr<client::SharedInformer> own_pods;
+  client::SharedInformer* pods = nullptr;
+  std::unique_ptr<client::WorkQueue> queue;  // null in a group (the group's queue is used)
+  KubeletGroup::Impl* group = nullptr;
+  std::atomic<int> group_busy{0};  // group workers inside this kubelet
   std::vector<std::thread> workers;
   std::thread housekeeping_thread, prober_thread;
   std::atomic<bool> stopping{false};
   std::mutex loop_mu;
   std::condition_variable loop_cv;
 
-  std::mutex mu;                                   // guards everything below
+  mutable std::mutex mu;                           // guards everything below
   std::map<std::string, PodState> states;          // by uid
   std::map<std::string, std::thread> terminators;  // by uid
   std::set<std::string> terminating;               // uids being terminated
@@ -99,9 +106,29 @@ struct Kubelet::Impl {
   std::map<std::string, bool> startup;    // container id -> started
   std::set<std::string> liveness_failed;  // container ids to restart
   Backoff backoff;
+  // Static pods by key (static_pods.cc).
+  std::map<std::string, Json> static_pods;
+  std::map<std::string, std::string> static_errors;  // file -> last error logged
+  bool static_dir_missing_logged = false;
+  std::chrono::steady_clock::time_point last_static_scan{};
+  std::chrono::steady_clock::time_point last_log_rotation{};
+  // Eviction (eviction.cc).
+  EvictionStatsFn eviction_stats;
+  std::chrono::steady_clock::time_point last_memory_pressure{}, last_disk_pressure{};
+  std::chrono::steady_clock::time_point last_eviction_check{};
+  std::atomic<bool> memory_pressure{false}, disk_pressure{false};
+  // Image GC (image_gc.cc): first seen / last used per image id.
+  struct ImageRecord {
+    std::chrono::steady_clock::time_point first_detected, last_used;
+    int64_t size = 0;
+  };
+  std::map<std::string, ImageRecord> image_records;
+  std::chrono::steady_clock::time_point last_image_gc{};
 
   // Lease / node status bookkeeping.
-  std::chrono::steady_clock::time_point last_lease{}, last_status_report{};
+  std::chrono::steady_clock::time_point last_lease{}, last_status_report{}, last_status_check{};
+  // Host facts for nodeInfo, read once.
+  std::string machine_id, boot_id, kernel_version, os_image;
   Json last_node_status;      // last reported status without condition times
   Json last_node_conditions;  // with lastTransitionTime
   Json lease;
@@ -109,6 +136,16 @@ struct Kubelet::Impl {
   // kubelet.cc
   void Worker();
   void Housekeeping();
+  // One round of housekeeping: relist, lease, node status.
+  void HousekeepingTick();
+  // Rotates the log files of running containers that reached the size limit.
+  void RotateContainerLogs();
+  // Queues a pod sync (own queue or the group's).
+  void Enqueue(const std::string& key);
+  void EnqueueAfter(const std::string& key, std::chrono::nanoseconds delay);
+  // The pods bound to this node, from the cache.
+  std::vector<ObjectPtr> BoundPods() const;
+  void OnPodDeleted(const Json& pod);
   absl::Status SyncPod(const std::string& key);
   absl::StatusOr<RuntimePod> GetRuntimePod(const std::string& uid);
   absl::Status SyncRunningPod(const Json& pod, PodState* st_copy);
@@ -144,6 +181,24 @@ struct Kubelet::Impl {
   void UpdateNodeStatus(bool force);
   void RenewLease();
 
+  // eviction.cc
+  void EvictionTick();
+  void EvictPod(const Json& pod, const EvictionObservation& obs, EvictionSignal signal);
+  // image_gc.cc: the periodic GC at the high threshold; and removing unused images (oldest
+  // first, at least minimum_age old) until `bytes` are freed (< 0: all). Returns bytes freed.
+  void ImageGcTick();
+  int64_t GarbageCollectImages(int64_t bytes);
+
+  // static_pods.cc
+  void ScanStaticPods();
+  std::optional<Json> StaticPod(const std::string& key) const;
+  std::string StaticPodKeyByUid(const std::string& uid) const;
+  // The mirror pod of `static_pod` in the cache (null if none).
+  ObjectPtr MirrorPodOf(const Json& static_pod) const;
+  // Deletes, re-creates or creates the mirror pod as needed.
+  void SyncMirrorPod(const Json& static_pod);
+  absl::Status DeleteMirrorPod(const Json& mirror);
+
   // volumes.cc
   absl::Status SetupVolumes(const Json& pod);
   std::vector<v1::Mount> ContainerMounts(const Json& pod, const Json& c, std::string* error);
@@ -163,6 +218,29 @@ struct Kubelet::Impl {
   void EnsurePodCgroup(const Json& pod);
   void RemovePodCgroup(const std::string& parent);
 };
+
+// static_pods.cc: the pod of one manifest file as the kubelet runs it (name <name>-<node>,
+// hash UID, config annotations, NoExecute toleration, defaults).
+absl::StatusOr<Json> StaticPodFromManifest(const std::string& path, const std::string& content,
+                                           const std::string& node_name);
+bool IsStaticPod(const Json& pod);  // annotation kubernetes.io/config.source=file
+bool IsMirrorPod(const Json& pod);  // annotation kubernetes.io/config.mirror
+
+// eviction.cc
+// Pod uids in eviction order for `signal`: usage above requests first, then lowest priority,
+// then largest usage above the request.
+std::vector<std::string> RankForEviction(const std::vector<Json>& pods,
+                                         const EvictionObservation& obs, EvictionSignal signal);
+bool IsCriticalPod(const Json& pod);
+std::string FormatBinaryQuantity(int64_t bytes);
+
+// group.cc: the KubeletGroup seam.
+client::SharedInformer* GroupInformer(KubeletGroup::Impl* g);
+void GroupRegister(KubeletGroup::Impl* g, Kubelet::Impl* k);
+// Removes `k` and waits until no group worker is inside it.
+void GroupUnregister(KubeletGroup::Impl* g, Kubelet::Impl* k);
+void GroupEnqueue(KubeletGroup::Impl* g, const std::string& node, const std::string& pod_key,
+                  std::chrono::nanoseconds delay);
 
 // "namespace/name".
 std::string PodKey(const Json& pod);

@@ -84,6 +84,12 @@ void Kubelet::Impl::DetectNodeFacts() {
     }
   }
   node_ip = cfg.node_ip.empty() ? (cfg.hollow ? "10.0.0.1" : DefaultRouteIp()) : cfg.node_ip;
+  struct utsname un {};
+  uname(&un);
+  kernel_version = un.release;
+  machine_id = ReadFirstLine("/etc/machine-id");
+  boot_id = ReadFirstLine("/proc/sys/kernel/random/boot_id");
+  os_image = OsImage();
   auto v = rt.Version();
   if (v.ok()) {
     runtime_name = v->runtime_name();
@@ -109,7 +115,8 @@ Json Kubelet::Impl::NodeStatus() {
   }
   capacity["ephemeral-storage"] = fmt::format("{}Ki", eph_ki);
   Json alloc = capacity;
-  int64_t alloc_mem_ki = mem_ki - (cfg.system_reserved_memory + cfg.eviction_hard_memory) / 1024;
+  int64_t alloc_mem_ki =
+      mem_ki - (cfg.system_reserved_memory + cfg.eviction.memory_available) / 1024;
   alloc["memory"] = fmt::format("{}Ki", std::max<int64_t>(0, alloc_mem_ki));
   int64_t cpu_m = cpu * 1000 - cfg.system_reserved_cpu_millis;
   alloc["cpu"] = cpu_m % 1000 == 0 ? std::to_string(cpu_m / 1000) : fmt::format("{}m", cpu_m);
@@ -135,14 +142,11 @@ Json Kubelet::Impl::NodeStatus() {
     }
   }
   bool ready = runtime_ready && network_ready;
-  struct utsname un {};
-  uname(&un);
-  std::string machine_id = ReadFirstLine("/etc/machine-id");
   Json info = {{"machineID", machine_id},
                {"systemUUID", machine_id},
-               {"bootID", ReadFirstLine("/proc/sys/kernel/random/boot_id")},
-               {"kernelVersion", un.release},
-               {"osImage", OsImage()},
+               {"bootID", boot_id},
+               {"kernelVersion", kernel_version},
+               {"osImage", os_image},
                {"containerRuntimeVersion", runtime_name + "://" + runtime_version},
                {"kubeletVersion", cfg.kubelet_version},
                {"kubeProxyVersion", cfg.kubelet_version},
@@ -154,14 +158,19 @@ Json Kubelet::Impl::NodeStatus() {
                 {"reason", reason},
                 {"message", std::move(message)}};
   };
-  Json conds = Json::array(
-      {cond("MemoryPressure", false, "KubeletHasSufficientMemory",
-            "kubelet has sufficient memory available"),
-       cond("DiskPressure", false, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-       cond("PIDPressure", false, "KubeletHasSufficientPID",
-            "kubelet has sufficient PID available"),
-       ready ? cond("Ready", true, "KubeletReady", "kubelet is posting ready status")
-             : cond("Ready", false, "KubeletNotReady", not_ready)});
+  Json conds =
+      Json::array({memory_pressure ? cond("MemoryPressure", true, "KubeletHasInsufficientMemory",
+                                          "kubelet has insufficient memory available")
+                                   : cond("MemoryPressure", false, "KubeletHasSufficientMemory",
+                                          "kubelet has sufficient memory available"),
+                   disk_pressure ? cond("DiskPressure", true, "KubeletHasDiskPressure",
+                                        "kubelet has disk pressure")
+                                 : cond("DiskPressure", false, "KubeletHasNoDiskPressure",
+                                        "kubelet has no disk pressure"),
+                   cond("PIDPressure", false, "KubeletHasSufficientPID",
+                        "kubelet has sufficient PID available"),
+                   ready ? cond("Ready", true, "KubeletReady", "kubelet is posting ready status")
+                         : cond("Ready", false, "KubeletNotReady", not_ready)});
   Json images = Json::array();
   if (!cfg.hollow) {
     auto imgs = rt.ListImages(v1::ImageFilter());

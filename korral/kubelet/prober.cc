@@ -276,7 +276,7 @@ void Kubelet::Impl::ProberLoop() {
       if (!ok) {
         KLOG(Info, "kubelet: {} {} of {} failed: {}", w->kind, w->container, w->pod_key, out);
       }
-      if (changed || kill) queue->Add(w->pod_key);
+      if (changed || kill) Enqueue(w->pod_key);
     }
   }
 }

@@ -12,6 +12,7 @@
 #include "korral/kubelet/kubelet_impl.h"
 #include "korral/kubelet/server/cri_stream.h"
 #include "korral/kubelet/stats/provider.h"
+#include "korral/kubelet/stats/sampler.h"
 
 namespace korral::kubelet {
 namespace {
@@ -180,7 +181,23 @@ class StatsProvider : public stats::PodStatsProvider {
         cr.start_time = std::chrono::system_clock::time_point(
             std::chrono::duration_cast<std::chrono::system_clock::duration>(
                 std::chrono::nanoseconds(c->created_at())));
+        // Logs count toward the pod's ephemeral storage (eviction, Summary API).
+        if (!impl_.cfg.log_dir.empty()) {
+          cr.log_path =
+              fmt::format("{}/{}_{}_{}/{}", impl_.cfg.log_dir, p.ns, p.name, p.uid, cr.name);
+        }
         p.containers.push_back(std::move(cr));
+      }
+      // emptyDir volumes on disk count too.
+      if (!impl_.cfg.root_dir.empty()) {
+        for (const auto& v : pod["spec"].value("volumes", Json::array())) {
+          if (!v.contains("emptyDir")) continue;
+          if (v["emptyDir"].value("medium", "") == "Memory") continue;
+          stats::VolumeRef vr;
+          vr.name = v.value("name", "");
+          vr.path = impl_.PodDir(p.uid) + "/volumes/kubernetes.io~empty-dir/" + vr.name;
+          p.volumes.push_back(std::move(vr));
+        }
       }
       // Network stats are read from the sandbox's network namespace through its pid.
       p.sandbox_pid = k_.SandboxPid(p.uid);
@@ -285,6 +302,47 @@ http::Handler NewKubeletMetricsHandler(Kubelet& kubelet) {
 
 std::unique_ptr<server::Backend> NewServerBackend(Kubelet& kubelet) {
   return std::make_unique<Backend>(kubelet);
+}
+
+}  // namespace korral::kubelet
+
+namespace korral::kubelet {
+
+EvictionStatsFn NewSamplerEvictionStats(stats::Sampler* sampler) {
+  return [sampler]() -> std::optional<EvictionObservation> {
+    std::shared_ptr<const stats::Snapshot> snap = sampler->Latest();
+    if (!snap || snap->sample_count == 0) return std::nullopt;
+    EvictionObservation o;
+    const stats::NodeSample& n = snap->node;
+    o.memory_capacity = static_cast<int64_t>(n.memory_capacity);
+    o.memory_working_set = static_cast<int64_t>(n.memory_working_set);
+    if (n.fs) {
+      o.nodefs_capacity = static_cast<int64_t>(n.fs->capacity);
+      o.nodefs_available = static_cast<int64_t>(n.fs->available);
+    }
+    for (const auto& p : snap->pods) {
+      EvictionObservation::Pod& op = o.pods[p.ref.uid];
+      int64_t ws_sum = 0;
+      for (const auto& c : p.containers) {
+        int64_t ws = c.has_cgroup && c.cgroup.memory.ok
+                         ? static_cast<int64_t>(c.cgroup.memory.working_set)
+                         : 0;
+        int64_t disk =
+            static_cast<int64_t>((c.rootfs ? c.rootfs->bytes : 0) + (c.logs ? c.logs->bytes : 0));
+        op.container_memory[c.ref.name] = ws;
+        op.container_disk[c.ref.name] = disk;
+        ws_sum += ws;
+        op.disk_usage += disk;
+      }
+      for (const auto& v : p.volumes) {
+        if (v.ref.ephemeral && v.usage) op.disk_usage += static_cast<int64_t>(v.usage->bytes);
+      }
+      op.memory_working_set = p.has_cgroup && p.cgroup.memory.ok
+                                  ? static_cast<int64_t>(p.cgroup.memory.working_set)
+                                  : ws_sum;
+    }
+    return o;
+  };
 }
 
 }  // namespace korral::kubelet

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "korral/kubelet/kubelet.h"
 #include "korral/kubelet/server/server.h"
 
 namespace korral::kubelet {
@@ -18,7 +19,8 @@ std::unique_ptr<server::Backend> NewServerBackend(Kubelet& kubelet);
 
 namespace korral::kubelet::stats {
 class PodStatsProvider;
-}
+class Sampler;
+}  // namespace korral::kubelet::stats
 
 namespace korral::kubelet {
 // The kubelet's pods for the stats sampler (cgroups per pod and container, log files).
@@ -28,4 +30,9 @@ std::unique_ptr<stats::PodStatsProvider> NewStatsProvider(Kubelet& kubelet);
 // kubelet_running_pods, kubelet_running_containers by state, process memory and start time).
 // `kubelet` must outlive the handler.
 http::Handler NewKubeletMetricsHandler(Kubelet& kubelet);
+
+// Eviction observations from the sampler's latest snapshot (node memory working set and
+// filesystem, per pod memory working set and ephemeral storage: logs, rootfs, emptyDir).
+// `sampler` must outlive the function.
+EvictionStatsFn NewSamplerEvictionStats(stats::Sampler* sampler);
 }  // namespace korral::kubelet

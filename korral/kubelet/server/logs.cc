@@ -2,6 +2,7 @@
 #include "korral/kubelet/server/logs.h"
 
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include <charconv>
 #include <cstdio>
@@ -9,6 +10,8 @@
 #include <deque>
 #include <fstream>
 #include <thread>
+
+#include "korral/kubelet/logrotate.h"
 
 namespace korral::kubelet::server {
 namespace {
@@ -221,24 +224,48 @@ absl::Status StreamLogFile(const std::string& path, const LogOptions& options,
     return budget != 0;
   };
 
-  // Initial content: all lines, or the last tailLines of them (counting file lines).
+  // Initial content: the rotated files (oldest first) and then the current one; all lines, or
+  // the last tailLines of them across the files (counting file lines).
+  std::deque<std::string> tail;
+  auto feed = [&](std::string line) {
+    if (options.tail_lines) {
+      if (*options.tail_lines == 0) return;
+      tail.push_back(std::move(line));
+      if (static_cast<int64_t>(tail.size()) > *options.tail_lines) tail.pop_front();
+      return;
+    }
+    Entry e;
+    if (ParseEntry(line, &e) && !emit(e)) done = true;
+  };
+  for (const std::string& rotated : RotatedLogFiles(path)) {
+    if (done) break;
+    // gzread reads uncompressed files as they are.
+    gzFile gz = gzopen(rotated.c_str(), "rb");
+    if (!gz) continue;
+    std::string pending;
+    char buf[1 << 16];
+    int n;
+    while (!done && (n = gzread(gz, buf, sizeof buf)) > 0) {
+      pending.append(buf, static_cast<size_t>(n));
+      size_t start = 0, nl;
+      while (!done && (nl = pending.find('\n', start)) != std::string::npos) {
+        feed(pending.substr(start, nl - start));
+        start = nl + 1;
+      }
+      pending.erase(0, start);
+    }
+    if (!done && !pending.empty()) feed(std::move(pending));
+    gzclose(gz);
+  }
   std::string carry;  // an unterminated last line still being written
   {
-    std::deque<std::string> tail;
     std::string line;
     while (!done && std::getline(in, line)) {
       if (in.eof()) {  // no newline yet: the writer is mid-line
         carry = line;
         break;
       }
-      if (options.tail_lines) {
-        if (*options.tail_lines == 0) continue;
-        tail.push_back(std::move(line));
-        if (static_cast<int64_t>(tail.size()) > *options.tail_lines) tail.pop_front();
-        continue;
-      }
-      Entry e;
-      if (ParseEntry(line, &e) && !emit(e)) done = true;
+      feed(std::move(line));
     }
     for (const std::string& l : tail) {
       if (done) break;

@@ -7,6 +7,9 @@
 #include <map>
 
 #include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <filesystem>
 
 namespace korral::kubelet::server {
 namespace {
@@ -115,6 +118,43 @@ TEST(LogOptions, ValidatesLikeUpstream) {
   EXPECT_FALSE(ParseLogOptions(lookup, 0).ok());
   EXPECT_EQ(*ParseRfc3339Nanos("1970-01-01T01:00:00.5+01:00"), 500'000'000);
   EXPECT_FALSE(ParseRfc3339Nanos("yesterday").has_value());
+}
+
+// Rotated files (<log>.<time>.gz and <log>.<time>, see korral/kubelet/logrotate.h) come first,
+// oldest first; tailLines and limitBytes span the files.
+class RotatedLogsTest : public LogsTest {
+ protected:
+  void SetUp() override {
+    LogsTest::SetUp();
+    gzFile gz = gzopen((path_ + ".20261128-095900.gz").c_str(), "wb");
+    std::string old = "2026-11-28T09:59:00Z stdout F r1\n2026-11-28T09:59:01Z stdout F r2\n";
+    gzwrite(gz, old.data(), static_cast<unsigned>(old.size()));
+    gzclose(gz);
+    std::ofstream(path_ + ".20261128-095950") << "2026-11-28T09:59:50Z stdout F r3\n";
+    std::ofstream(path_ + ".20261128-095950.tmp") << "2026-11-28T09:59:50Z stdout F junk\n";
+  }
+  void TearDown() override {
+    for (const char* s : {".20261128-095900.gz", ".20261128-095950", ".20261128-095950.tmp"}) {
+      std::remove((path_ + s).c_str());
+    }
+    LogsTest::TearDown();
+  }
+};
+
+TEST_F(RotatedLogsTest, ReadsRotatedFilesFirst) {
+  EXPECT_EQ(Read({}), "r1\nr2\nr3\none\ntwo\nthree\nfour\n");
+}
+
+TEST_F(RotatedLogsTest, TailLinesAndLimitBytesSpanFiles) {
+  LogOptions o;
+  o.tail_lines = 7;
+  EXPECT_EQ(Read(o), "r2\nr3\none\ntwo\nthree\nfour\n");
+  LogOptions l;
+  l.limit_bytes = 8;
+  EXPECT_EQ(Read(l), "r1\nr2\nr3");
+  LogOptions since;
+  since.since_unix_nanos = *ParseRfc3339Nanos("2026-11-28T09:59:30Z");
+  EXPECT_EQ(Read(since), "r3\none\ntwo\nthree\nfour\n");
 }
 
 }  // namespace
