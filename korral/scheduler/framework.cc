@@ -2,16 +2,26 @@
 #include "korral/base/status.h"
 
 #include <algorithm>
+#include <mutex>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
 namespace korral::scheduler {
 
+const std::string* InternPluginName(const std::string& name) {
+  static std::mutex mu;
+  static std::unordered_set<std::string>* names = new std::unordered_set<std::string>();
+  std::lock_guard l(mu);
+  return &*names->insert(name).first;
+}
+
 std::string Status::Message() const {
   std::string out;
-  for (size_t i = 0; i < reasons_.size(); ++i) {
+  const auto& r = reasons();
+  for (size_t i = 0; i < r.size(); ++i) {
     if (i) out += ", ";
-    out += reasons_[i];
+    out += r[i];
   }
   return out;
 }
@@ -242,6 +252,7 @@ absl::StatusOr<std::unique_ptr<Framework>> Framework::New(const Registry& regist
   if (fw->filter_.size() > 64) return Invalid("at most 64 filter plugins are supported");
   for (auto* p : fw->pre_filter_) fw->pre_filter_names_.push_back(p->Name());
   for (auto* p : fw->filter_) fw->filter_names_.push_back(p->Name());
+  for (const auto& n : fw->filter_names_) fw->filter_name_ptrs_.push_back(InternPluginName(n));
   for (auto& [p, w] : fw->score_) fw->score_names_.push_back(p->Name());
   for (const auto& [name, args] : config.plugin_config) {
     if (!registry.count(name)) return Invalid(fmt::format("plugin \"{}\" does not exist", name));
@@ -356,7 +367,7 @@ Status Framework::RunFilterPlugins(const CycleState& state, const PodInfo& pod,
     Status s = filter_[i]->Filter(state, pod, node);
     if (!s.IsSuccess()) {
       if (!s.IsRejected() && s.code() != Code::kError) continue;
-      return s.WithPlugin(filter_names_[i]);
+      return s.WithInternedPlugin(filter_name_ptrs_[i]);
     }
   }
   return {};

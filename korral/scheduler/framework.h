@@ -45,13 +45,24 @@ enum class Code {
   kPending,
 };
 
+// Interns a plugin name (process-wide, thread-safe): the returned pointer stays valid forever.
+const std::string* InternPluginName(const std::string& name);
+
 // A plugin's verdict: a code, human-readable reasons, and the plugin that produced it.
+//
+// Copies are cheap (the reasons are shared, the plugin name is interned), so a plugin may return
+// a copy of a function-static Status for a frequent rejection without allocating per node.
 class Status {
  public:
   Status() = default;
   Status(Code code, std::vector<std::string> reasons = {})
-      : code_(code), reasons_(std::move(reasons)) {}
-  Status(Code code, std::string reason) : code_(code), reasons_{std::move(reason)} {}
+      : code_(code),
+        reasons_(reasons.empty()
+                     ? nullptr
+                     : std::make_shared<const std::vector<std::string>>(std::move(reasons))) {}
+  Status(Code code, std::string reason)
+      : code_(code),
+        reasons_(std::make_shared<const std::vector<std::string>>(1, std::move(reason))) {}
   static Status Success() { return {}; }
   static Status Error(std::string msg) { return Status(Code::kError, std::move(msg)); }
 
@@ -62,18 +73,29 @@ class Status {
     return code_ == Code::kUnschedulable || code_ == Code::kUnschedulableAndUnresolvable ||
            code_ == Code::kPending;
   }
-  const std::vector<std::string>& reasons() const { return reasons_; }
+  const std::vector<std::string>& reasons() const {
+    static const std::vector<std::string> kNone;
+    return reasons_ ? *reasons_ : kNone;
+  }
   std::string Message() const;  // reasons joined by ", "
-  const std::string& plugin() const { return plugin_; }
-  Status& WithPlugin(std::string p) {
-    plugin_ = std::move(p);
+  const std::string& plugin() const {
+    static const std::string kNone;
+    return plugin_ ? *plugin_ : kNone;
+  }
+  Status& WithPlugin(const std::string& p) {
+    plugin_ = InternPluginName(p);
+    return *this;
+  }
+  // `p` from InternPluginName (no lookup).
+  Status& WithInternedPlugin(const std::string* p) {
+    plugin_ = p;
     return *this;
   }
 
  private:
   Code code_ = Code::kSuccess;
-  std::vector<std::string> reasons_;
-  std::string plugin_;
+  std::shared_ptr<const std::vector<std::string>> reasons_;
+  const std::string* plugin_ = nullptr;
 };
 
 // Per-cycle plugin state, keyed by plugin name. Clone() deep-copies (preemption dry runs).
@@ -371,6 +393,7 @@ class Framework {
   // Plugin names, cached (Name() builds a std::string on every call).
   std::vector<std::string> pre_filter_names_;
   std::vector<std::string> filter_names_;
+  std::vector<const std::string*> filter_name_ptrs_;  // interned filter_names_
   std::vector<std::string> score_names_;
 };
 

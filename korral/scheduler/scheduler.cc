@@ -323,9 +323,17 @@ std::vector<NodeInfo*> Scheduler::FindNodesThatFit(Framework& fw, CycleState& st
   int want = NumFeasibleNodesToFind(fw, static_cast<int>(n));
   size_t start = subset ? 0 : next_start_node_index_ % n;
   size_t processed = 0;
+  rejected_.clear();
   for (size_t i = 0; i < n && static_cast<int>(feasible.size()) < want; ++i) {
     NodeInfo* node = subset ? nodes[(start + i) % n] : all[(start + i) % n].get();
     ++processed;
+    // The filters' first touch of a NodeInfo is a cache miss (they are scattered on the heap):
+    // fetch the one two steps ahead while this one is filtered.
+    if (i + 2 < n) {
+      const char* ahead = reinterpret_cast<const char*>(subset ? nodes[(start + i + 2) % n]
+                                                               : all[(start + i + 2) % n].get());
+      for (size_t off = 0; off < sizeof(NodeInfo); off += 64) __builtin_prefetch(ahead + off);
+    }
     Status fs = fw.RunFilterPluginsWithNominatedPods(state, pod, *node);
     if (fs.IsSuccess()) {
       feasible.push_back(node);
@@ -334,12 +342,20 @@ std::vector<NodeInfo*> Scheduler::FindNodesThatFit(Framework& fw, CycleState& st
       return {};
     } else {
       diagnosis->unschedulable_plugins.insert(fs.plugin());
-      diagnosis->node_to_status[node->name()] = std::move(fs);
+      rejected_.emplace_back(node, std::move(fs));
     }
   }
+  // The per-node statuses matter only when no node fits (the FitError message, preemption);
+  // building the map for every scheduled pod cost more than the filters at 5,000 nodes.
+  if (feasible.empty()) {
+    diagnosis->node_to_status.reserve(rejected_.size());
+    for (auto& [node, st] : rejected_) diagnosis->node_to_status[node->name()] = std::move(st);
+  }
+  rejected_.clear();
   if (subset) {
     // Nodes outside the PreFilter result count as rejected by it.
-    for (const auto& a : all) {
+    for (size_t i = 0; feasible.empty() && i < all.size(); ++i) {
+      const auto& a = all[i];
       if (!pre.node_names->count(a->name())) {
         diagnosis->node_to_status[a->name()] = Status(
             Code::kUnschedulableAndUnresolvable, "node(s) didn't satisfy plugin(s) [NodeAffinity]");

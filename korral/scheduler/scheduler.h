@@ -152,6 +152,7 @@ class Scheduler : public Handle {
   Metrics metrics_;
   std::mt19937_64 rng_;
   size_t next_start_node_index_ = 0;
+  std::vector<std::pair<NodeInfo*, Status>> rejected_;  // FindNodesThatFit's scratch
 
   mutable std::mutex pdb_mu_;
   std::map<std::string, PdbInfo> pdbs_;

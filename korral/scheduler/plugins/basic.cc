@@ -45,7 +45,7 @@ class NodeName : public FilterPlugin {
   std::string Name() const override { return "NodeName"; }
   Status Filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) override {
     if (!pod.node_name.empty() && pod.node_name != node.name()) {
-      return Status(Code::kUnschedulableAndUnresolvable, kErrReasonNodeName);
+      return KORRAL_STATIC_STATUS(Code::kUnschedulableAndUnresolvable, kErrReasonNodeName);
     }
     return {};
   }
@@ -59,7 +59,7 @@ class NodeUnschedulable : public FilterPlugin {
     if (!node.unschedulable()) return {};
     Taint t{"node.kubernetes.io/unschedulable", "", "NoSchedule"};
     if (TolerationsTolerate(pod.tolerations, t)) return {};
-    return Status(Code::kUnschedulableAndUnresolvable, kErrReasonUnschedulable);
+    return KORRAL_STATIC_STATUS(Code::kUnschedulableAndUnresolvable, kErrReasonUnschedulable);
   }
   std::vector<ClusterEvent> EventsToRegister() const override {
     return {NodeEv(kAdd | kUpdateNodeTaint)};
@@ -75,7 +75,8 @@ class NodePorts : public PreFilterPlugin, public FilterPlugin {
   }
   Status Filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) override {
     for (const auto& hp : pod.host_ports) {
-      if (node.PortConflicts(hp)) return Status(Code::kUnschedulable, kErrReasonPorts);
+      if (node.PortConflicts(hp))
+        return KORRAL_STATIC_STATUS(Code::kUnschedulable, kErrReasonPorts);
     }
     return {};
   }
@@ -180,11 +181,12 @@ class NodeAffinity : public PreFilterPlugin,
     }
     for (const auto& [k, v] : pod.node_selector) {
       const std::string* have = LabelValue(n.labels, k);
-      if (!have || *have != v)
-        return Status(Code::kUnschedulableAndUnresolvable, kErrReasonNodeAffinity);
+      if (!have || *have != v) {
+        return KORRAL_STATIC_STATUS(Code::kUnschedulableAndUnresolvable, kErrReasonNodeAffinity);
+      }
     }
     if (pod.required_node_affinity && !pod.required_node_affinity->Matches(n.labels, n.name)) {
-      return Status(Code::kUnschedulableAndUnresolvable, kErrReasonNodeAffinity);
+      return KORRAL_STATIC_STATUS(Code::kUnschedulableAndUnresolvable, kErrReasonNodeAffinity);
     }
     return {};
   }

@@ -208,27 +208,30 @@ class InterPodAffinity : public PreFilterPlugin,
       bool has_label = false;
       int64_t c = s->affinity.Get(snap, t.topology_key, node, &has_label);
       if (!has_label) {
-        return Status(Code::kUnschedulableAndUnresolvable, kErrReasonAffinityRulesNotMatch);
+        return KORRAL_STATIC_STATUS(Code::kUnschedulableAndUnresolvable,
+                                    kErrReasonAffinityRulesNotMatch);
       }
       if (c <= 0) pods_exist = false;
     }
     if (!pods_exist) {
       if (s->affinity.AnyPositive() || !MatchesAll(pod.required_affinity, pod, s->ns_labels)) {
-        return Status(Code::kUnschedulableAndUnresolvable, kErrReasonAffinityRulesNotMatch);
+        return KORRAL_STATIC_STATUS(Code::kUnschedulableAndUnresolvable,
+                                    kErrReasonAffinityRulesNotMatch);
       }
     }
     // Anti-affinity of the incoming pod.
     for (const auto& t : pod.required_anti_affinity) {
       bool has_label = false;
       if (s->anti_affinity.Get(snap, t.topology_key, node, &has_label) > 0) {
-        return Status(Code::kUnschedulable, kErrReasonAntiAffinityRulesNotMatch);
+        return KORRAL_STATIC_STATUS(Code::kUnschedulable, kErrReasonAntiAffinityRulesNotMatch);
       }
     }
     // Existing pods' anti-affinity: any pair (key, this node's value) with a count.
     for (const auto& k : s->existing_anti.keys) {
       bool has_label = false;
       if (s->existing_anti.Get(snap, k.index->key, node, &has_label) > 0) {
-        return Status(Code::kUnschedulable, kErrReasonExistingAntiAffinityRulesNotMatch);
+        return KORRAL_STATIC_STATUS(Code::kUnschedulable,
+                                    kErrReasonExistingAntiAffinityRulesNotMatch);
       }
     }
     return {};

@@ -87,30 +87,36 @@ class Fit : public PreFilterPlugin, public FilterPlugin, public ScorePlugin {
   Status PreFilter(CycleState&, const PodInfo&, PreFilterResult*) override { return {}; }
 
   Status Filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) override {
-    std::vector<std::string> reasons;
     const Resource& alloc = node.allocatable();
     const Resource& used = node.requested();
-    if (static_cast<int64_t>(node.pods().size()) + 1 > alloc.allowed_pods) {
-      reasons.push_back(kErrReasonTooManyPods);
-    }
     const Resource& req = pod.requests;
-    if (req.milli_cpu > 0 && req.milli_cpu > alloc.milli_cpu - used.milli_cpu) {
-      reasons.push_back("Insufficient cpu");
-    }
-    if (req.memory > 0 && req.memory > alloc.memory - used.memory) {
-      reasons.push_back("Insufficient memory");
-    }
-    if (req.ephemeral_storage > 0 &&
-        req.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage) {
-      reasons.push_back("Insufficient ephemeral-storage");
-    }
+    bool pods = static_cast<int64_t>(node.pods().size()) + 1 > alloc.allowed_pods;
+    bool cpu = req.milli_cpu > 0 && req.milli_cpu > alloc.milli_cpu - used.milli_cpu;
+    bool mem = req.memory > 0 && req.memory > alloc.memory - used.memory;
+    bool eph = req.ephemeral_storage > 0 &&
+               req.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage;
+    std::vector<std::string> scalar;
     for (const auto& [name, v] : req.scalar) {
       if (v == 0 || ignored_.count(name)) continue;
       auto slash = name.find('/');
       if (slash != std::string::npos && ignored_groups_.count(name.substr(0, slash))) continue;
-      if (v > alloc.Scalar(name) - used.Scalar(name)) reasons.push_back("Insufficient " + name);
+      if (v > alloc.Scalar(name) - used.Scalar(name)) scalar.push_back("Insufficient " + name);
     }
-    if (reasons.empty()) return {};
+    int n = pods + cpu + mem + eph;
+    if (n == 0 && scalar.empty()) return {};
+    // The frequent single reasons without allocating (copies of shared statuses).
+    if (n == 1 && scalar.empty()) {
+      if (pods) return KORRAL_STATIC_STATUS(Code::kUnschedulable, kErrReasonTooManyPods);
+      if (cpu) return KORRAL_STATIC_STATUS(Code::kUnschedulable, "Insufficient cpu");
+      if (mem) return KORRAL_STATIC_STATUS(Code::kUnschedulable, "Insufficient memory");
+      return KORRAL_STATIC_STATUS(Code::kUnschedulable, "Insufficient ephemeral-storage");
+    }
+    std::vector<std::string> reasons;
+    if (pods) reasons.push_back(kErrReasonTooManyPods);
+    if (cpu) reasons.push_back("Insufficient cpu");
+    if (mem) reasons.push_back("Insufficient memory");
+    if (eph) reasons.push_back("Insufficient ephemeral-storage");
+    for (auto& r : scalar) reasons.push_back(std::move(r));
     return Status(Code::kUnschedulable, std::move(reasons));
   }
 

@@ -30,6 +30,14 @@ absl::StatusOr<PluginPtr> NewVolumeRestrictions(const Json& args, Handle* h);
 absl::StatusOr<PluginPtr> NewVolumeBinding(const Json& args, Handle* h);
 absl::StatusOr<PluginPtr> NewVolumeZone(const Json& args, Handle* h);
 
+// A Status for a frequent per-node rejection, built once per call site: returning a copy
+// allocates nothing. `reason` must be a string literal / static array.
+#define KORRAL_STATIC_STATUS(code, reason)                    \
+  ([]() -> const ::korral::scheduler::Status& {               \
+    static const ::korral::scheduler::Status s(code, reason); \
+    return s;                                                 \
+  }())
+
 // Upstream's failure reasons (shown in FailedScheduling messages).
 inline constexpr char kErrReasonNodeName[] = "node(s) didn't match the requested node name";
 inline constexpr char kErrReasonUnschedulable[] = "node(s) were unschedulable";

@@ -183,12 +183,15 @@ class PodTopologySpread : public PreFilterPlugin,
         match = s->counts[i][d];
       } else {
         const std::string* v = LabelValue(node.node()->labels, c.topology_key);
-        if (!v) return Status(Code::kUnschedulableAndUnresolvable, kErrReasonNodeLabelNotMatch);
+        if (!v) {
+          return KORRAL_STATIC_STATUS(Code::kUnschedulableAndUnresolvable,
+                                      kErrReasonNodeLabelNotMatch);
+        }
         auto it = s->extra[i].find(*v);
         if (it != s->extra[i].end()) match = it->second;
       }
       if (match + s->self_match[i] - s->min_match[i] > c.max_skew) {
-        return Status(Code::kUnschedulable, kErrReasonConstraintsNotMatch);
+        return KORRAL_STATIC_STATUS(Code::kUnschedulable, kErrReasonConstraintsNotMatch);
       }
     }
     return {};
