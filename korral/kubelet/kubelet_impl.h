@@ -106,6 +106,13 @@ struct Kubelet::Impl {
   std::map<std::string, bool> startup;    // container id -> started
   std::set<std::string> liveness_failed;  // container ids to restart
   Backoff backoff;
+  // Projected service-account tokens by "<uid>/<ns>/<sa>/<audience>/<expirationSeconds>".
+  struct CachedToken {
+    std::string token;
+    std::chrono::system_clock::time_point expiration;
+    int64_t expiration_seconds = 0;
+  };
+  std::map<std::string, CachedToken> tokens;
   // Static pods by key (static_pods.cc).
   std::map<std::string, Json> static_pods;
   std::map<std::string, std::string> static_errors;  // file -> last error logged
@@ -225,6 +232,11 @@ absl::StatusOr<Json> StaticPodFromManifest(const std::string& path, const std::s
                                            const std::string& node_name);
 bool IsStaticPod(const Json& pod);  // annotation kubernetes.io/config.source=file
 bool IsMirrorPod(const Json& pod);  // annotation kubernetes.io/config.mirror
+
+// volumes.cc: whether a projected token must be requested again: at 80% of its lifetime or
+// 24 h after it was issued (upstream's token manager, without the jitter).
+bool TokenNeedsRefresh(std::chrono::system_clock::time_point expiration, int64_t expiration_seconds,
+                       std::chrono::system_clock::time_point now);
 
 // eviction.cc
 // Pod uids in eviction order for `signal`: usage above requests first, then lowest priority,

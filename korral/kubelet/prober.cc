@@ -1,5 +1,6 @@
 // Liveness, readiness and startup probes (upstream pkg/kubelet/prober): exec through the CRI,
-// httpGet and tcpSocket against the pod IP. One thread runs the due probes in order.
+// httpGet, tcpSocket and grpc (grpc.health.v1) against the pod IP. One thread runs the due probes
+// in order.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include "fmt/format.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
+#include "korral/kubelet/grpc_probe.h"
 #include "korral/kubelet/kubelet_impl.h"
 
 namespace korral::kubelet {
@@ -135,9 +137,16 @@ bool Kubelet::Impl::RunProbe(const Json& probe, const std::string& container_id,
              : fmt::format("Get \"http://{}:{}{}\": context deadline exceeded", host, port, path);
     return false;
   }
-  if (probe.contains("tcpSocket") || probe.contains("grpc")) {
-    // TODO(korral): grpc probes run the health-check RPC; a TCP connect stands in for now.
-    const Json& t = probe.contains("tcpSocket") ? probe["tcpSocket"] : probe["grpc"];
+  if (probe.contains("grpc")) {
+    // grpc.health.v1.Health/Check on the pod IP (the port is a number, as the API requires).
+    const Json& g = probe["grpc"];
+    int port = g.contains("port") && g["port"].is_number() ? g["port"].get<int>() : 0;
+    std::string service =
+        g.contains("service") && g["service"].is_string() ? g["service"].get<std::string>() : "";
+    return GrpcHealthProbe(pod_ip, port, service, timeout, output);
+  }
+  if (probe.contains("tcpSocket")) {
+    const Json& t = probe["tcpSocket"];
     std::string host = t.value("host", pod_ip);
     int port = t.contains("_resolvedPort") ? t["_resolvedPort"].get<int>()
                                            : ResolvePort(t.value("port", Json()), container);

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "fmt/format.h"
 #include "korral/api/defaults.h"
+#include "korral/api/resource.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
 #include "korral/client/errors.h"
@@ -236,12 +237,41 @@ absl::Status Kubelet::Impl::SetupVolumes(const Json& pod) {
                           {"name", pod["metadata"].value("name", "")},
                           {"uid", uid}}}}}};
           if (t.contains("audience")) req["spec"]["audiences"] = Json::array({t["audience"]});
-          client::ResourceRef sa_ref{"", "v1", "serviceaccounts", true};
-          auto r = client.Create(sa_ref, ns, req, "token");
-          // TODO(korral): rotate the token at 80% of its lifetime.
-          if (r.ok() && (*r).contains("status")) {
-            KORRAL_RETURN_IF_ERROR(
-                WriteFile(dir, t.value("path", "token"), (*r)["status"].value("token", ""), mode));
+          // Tokens are cached per pod, service account, audience and lifetime and requested
+          // again at 80% of their lifetime (or after 24 h), as upstream's token manager.
+          std::string cache_key =
+              fmt::format("{}/{}/{}/{}/{}", uid, ns, sa, t.value("audience", ""),
+                          t.value("expirationSeconds", int64_t{3607}));
+          std::string token;
+          {
+            std::lock_guard l(mu);
+            auto it = tokens.find(cache_key);
+            if (it != tokens.end() &&
+                !TokenNeedsRefresh(it->second.expiration, it->second.expiration_seconds,
+                                   clock.Now())) {
+              token = it->second.token;
+            }
+          }
+          if (token.empty()) {
+            client::ResourceRef sa_ref{"", "v1", "serviceaccounts", true};
+            auto r = client.Create(sa_ref, ns, req, "token");
+            if (r.ok() && (*r).contains("status")) {
+              token = (*r)["status"].value("token", "");
+              CachedToken ct;
+              ct.token = token;
+              ct.expiration_seconds =
+                  (*r).value("spec", Json::object()).value("expirationSeconds", int64_t{3607});
+              auto exp = api::ParseTime((*r)["status"].value("expirationTimestamp", ""));
+              ct.expiration =
+                  exp ? *exp : clock.Now() + std::chrono::seconds(ct.expiration_seconds);
+              std::lock_guard l(mu);
+              tokens[cache_key] = std::move(ct);
+            } else if (!r.ok()) {
+              KLOG(Warning, "kubelet: token for {}/{}: {}", ns, sa, StatusMessage(r.status()));
+            }
+          }
+          if (!token.empty()) {
+            KORRAL_RETURN_IF_ERROR(WriteFile(dir, t.value("path", "token"), token, mode));
           }
         }
       }
@@ -327,6 +357,13 @@ std::vector<v1::Mount> Kubelet::Impl::ContainerMounts(const Json& pod, const Jso
 }
 
 void Kubelet::Impl::TeardownVolumes(const std::string& uid) {
+  if (!uid.empty()) {
+    std::lock_guard l(mu);
+    for (auto it = tokens.lower_bound(uid + "/");
+         it != tokens.end() && it->first.compare(0, uid.size() + 1, uid + "/") == 0;) {
+      it = tokens.erase(it);
+    }
+  }
   if (cfg.root_dir.empty() || cfg.hollow || uid.empty()) return;
   fs::path dir = PodDir(uid);
   std::error_code ec;
@@ -337,6 +374,14 @@ void Kubelet::Impl::TeardownVolumes(const std::string& uid) {
     }
   }
   fs::remove_all(dir, ec);
+}
+
+bool TokenNeedsRefresh(std::chrono::system_clock::time_point expiration, int64_t expiration_seconds,
+                       std::chrono::system_clock::time_point now) {
+  auto ttl = std::chrono::seconds(expiration_seconds);
+  auto issued = expiration - ttl;
+  if (now > issued + std::chrono::hours(24)) return true;
+  return now > expiration - ttl * 20 / 100;
 }
 
 }  // namespace korral::kubelet
