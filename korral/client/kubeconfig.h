@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/statusor.h"
 
@@ -27,6 +28,10 @@ struct RestConfig {
   // When set, called for every request and watch; its token replaces `bearer_token` (client-go's
   // token source: lets a caller rotate short-lived tokens without rebuilding the client).
   std::function<std::string()> bearer_token_source;
+  // When set, called for every new connection: the client certificate and key (PEM) to present
+  // instead of client_cert_pem/client_key_pem (client-go's GetClientCertificate: a rotated
+  // certificate is used without rebuilding the client). An empty certificate: the static ones.
+  std::function<std::pair<std::string, std::string>()> client_certificate_source;
   bool insecure = false;        // skip server certificate verification
   std::string tls_server_name;  // overrides the name checked against the server certificate
   std::string user_agent = "korral-client";

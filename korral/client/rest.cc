@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -111,6 +113,25 @@ std::string QueryEscape(std::string_view s) {
   return out;
 }
 
+// Presents `pair` (PEM certificate, key) on `ssl` instead of the context's client certificate;
+// an empty certificate leaves the context's.
+absl::Status UseClientCertificate(SSL* ssl, const std::pair<std::string, std::string>& pair) {
+  if (pair.first.empty()) return absl::OkStatus();
+  BIO* cb = BIO_new_mem_buf(pair.first.data(), static_cast<int>(pair.first.size()));
+  X509* cert = cb ? PEM_read_bio_X509(cb, nullptr, nullptr, nullptr) : nullptr;
+  BIO_free(cb);
+  BIO* kb = BIO_new_mem_buf(pair.second.data(), static_cast<int>(pair.second.size()));
+  EVP_PKEY* key = kb ? PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr) : nullptr;
+  BIO_free(kb);
+  bool ok = cert != nullptr && key != nullptr && SSL_use_certificate(ssl, cert) == 1 &&
+            SSL_use_PrivateKey(ssl, key) == 1;
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  ERR_clear_error();
+  if (!ok) return absl::InvalidArgumentError("invalid rotated client certificate or key");
+  return absl::OkStatus();
+}
+
 struct RestClient::Impl {
   RestConfig config;
   bool use_tls = true;
@@ -197,6 +218,11 @@ struct RestClient::Impl {
     if (ec) return TransportError("connecting to " + host_header, ec);
     if (use_tls) {
       SSL* ssl = c->tls->native_handle();
+      if (config.client_certificate_source) {
+        if (auto s = UseClientCertificate(ssl, config.client_certificate_source()); !s.ok()) {
+          return s;
+        }
+      }
       if (!IsIpLiteral(verify_name)) SSL_set_tlsext_host_name(ssl, verify_name.c_str());
       if (!config.insecure) {
         if (IsIpLiteral(verify_name)) {

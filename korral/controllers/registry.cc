@@ -25,6 +25,7 @@ ControllerDescriptor ResourceQuotaControllerDescriptor();
 ControllerDescriptor DisruptionControllerDescriptor();
 ControllerDescriptor CsrSigningControllerDescriptor();
 ControllerDescriptor CsrApprovingControllerDescriptor();
+ControllerDescriptor KubeletServingCsrApprovingControllerDescriptor();
 
 // --- workload controllers (workloads engineer): declare your descriptor functions here ---
 // BEGIN workload controller declarations
@@ -56,6 +57,7 @@ std::vector<ControllerDescriptor> AllControllers() {
   all.push_back(DisruptionControllerDescriptor());
   all.push_back(CsrSigningControllerDescriptor());
   all.push_back(CsrApprovingControllerDescriptor());
+  all.push_back(KubeletServingCsrApprovingControllerDescriptor());
   // END core controllers
 
   // --- workload controllers (workloads engineer): one push_back per controller ---

@@ -35,6 +35,7 @@ std::string_view ServiceAccountFor(std::string_view controller_name) {
       {"disruption-controller", "disruption-controller"},
       {"certificatesigningrequest-signing-controller", "certificate-controller"},
       {"certificatesigningrequest-approving-controller", "certificate-controller"},
+      {"kubelet-serving-csr-approving-controller", "certificate-controller"},
       {"replicaset-controller", "replicaset-controller"},
       {"deployment-controller", "deployment-controller"},
       {"job-controller", "job-controller"},

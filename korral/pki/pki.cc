@@ -28,54 +28,15 @@
 #include "absl/strings/str_cat.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
+#include "korral/pki/openssl_internal.h"
 
 namespace korral::pki {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
-
-void FreeGeneralNames(GENERAL_NAMES* names) { GENERAL_NAMES_free(names); }
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, FreeGeneralNames>>;
-
-// Drains OpenSSL's error queue into a message.
-std::string OpenSslError() {
-  std::string out;
-  unsigned long code;
-  while ((code = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
+using namespace internal;  // NOLINT(google-build-using-namespace): this library's helpers
 
 // Debian's abseil has its own string_view type.
 absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-absl::Status SslInternal(std::string_view what) {
-  return absl::InternalError(absl::StrCat(AV(what), ": ", OpenSslError()));
-}
-
-BioPtr MemBio(std::string_view data) {
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-std::string BioToString(BIO* bio) {
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(len));
-}
 
 absl::StatusOr<X509Ptr> ReadCert(std::string_view pem) {
   BioPtr bio = MemBio(pem);
@@ -118,26 +79,6 @@ absl::StatusOr<std::string> CertToPem(X509* cert) {
   return BioToString(bio.get());
 }
 
-// Parses an IPv4/IPv6 literal into its network-order bytes; empty on failure.
-std::string IpBytes(std::string_view text) {
-  std::string s(text);
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, s.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
-  if (inet_pton(AF_INET6, s.c_str(), buf) == 1)
-    return std::string(reinterpret_cast<char*>(buf), 16);
-  return "";
-}
-
-std::string IpText(std::string_view bytes) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (bytes.size() == 4) {
-    inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
-  } else if (bytes.size() == 16) {
-    inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
-  }
-  return buf;
-}
-
 // A new certificate with version 3, a random positive 128-bit serial and the validity window
 // [now - 5 min, now + days].
 absl::StatusOr<X509Ptr> NewCertSkeleton(int validity_days) {
@@ -172,65 +113,13 @@ absl::Status SetSubject(X509* cert, std::string_view cn, const std::vector<std::
   return absl::OkStatus();
 }
 
-absl::Status AddExt(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
-  if (!ext || X509_add_ext(cert, ext.get(), -1) != 1)
-    return SslInternal(absl::StrCat("extension ", OBJ_nid2sn(nid)));
-  return absl::OkStatus();
-}
-
 absl::Status AddSans(X509* cert, const CertOptions& options) {
   if (options.dns_names.empty() && options.ip_addresses.empty()) return absl::OkStatus();
-  GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
-  if (!names) return SslInternal("sk_GENERAL_NAME_new_null");
-  for (const std::string& dns : options.dns_names) {
-    if (dns.empty()) return absl::InvalidArgumentError("empty DNS SAN");
-    GENERAL_NAME* gn = GENERAL_NAME_new();
-    ASN1_IA5STRING* str = ASN1_IA5STRING_new();
-    if (!gn || !str || !ASN1_STRING_set(str, dns.data(), static_cast<int>(dns.size()))) {
-      GENERAL_NAME_free(gn);
-      ASN1_IA5STRING_free(str);
-      return SslInternal("DNS SAN");
-    }
-    GENERAL_NAME_set0_value(gn, GEN_DNS, str);
-    sk_GENERAL_NAME_push(names.get(), gn);
-  }
-  for (const std::string& ip : options.ip_addresses) {
-    std::string bytes = IpBytes(ip);
-    if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat("invalid IP SAN: ", ip));
-    GENERAL_NAME* gn = GENERAL_NAME_new();
-    ASN1_OCTET_STRING* str = ASN1_OCTET_STRING_new();
-    if (!gn || !str ||
-        !ASN1_OCTET_STRING_set(str, reinterpret_cast<const unsigned char*>(bytes.data()),
-                               static_cast<int>(bytes.size()))) {
-      GENERAL_NAME_free(gn);
-      ASN1_OCTET_STRING_free(str);
-      return SslInternal("IP SAN");
-    }
-    GENERAL_NAME_set0_value(gn, GEN_IPADD, str);
-    sk_GENERAL_NAME_push(names.get(), gn);
-  }
+  GeneralNamesPtr names;
+  KORRAL_RETURN_IF_ERROR(BuildSans(options.dns_names, options.ip_addresses, &names));
   if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) != 1)
     return SslInternal("subjectAltName");
   return absl::OkStatus();
-}
-
-std::vector<std::string> NameEntries(X509_NAME* name, int nid) {
-  std::vector<std::string> out;
-  int idx = -1;
-  while ((idx = X509_NAME_get_index_by_NID(name, nid, idx)) >= 0) {
-    X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, idx);
-    ASN1_STRING* data = X509_NAME_ENTRY_get_data(entry);
-    unsigned char* utf8 = nullptr;
-    int len = ASN1_STRING_to_UTF8(&utf8, data);
-    if (len >= 0) {
-      out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
-      OPENSSL_free(utf8);
-    }
-  }
-  return out;
 }
 
 int64_t AsnTimeToUnix(const ASN1_TIME* t) {
@@ -357,6 +246,45 @@ std::string YamlQuote(std::string_view s) {
 
 }  // namespace
 
+namespace internal {
+
+absl::Status BuildSans(const std::vector<std::string>& dns_names,
+                       const std::vector<std::string>& ip_addresses, GeneralNamesPtr* out) {
+  GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
+  if (!names) return SslInternal("sk_GENERAL_NAME_new_null");
+  for (const std::string& dns : dns_names) {
+    if (dns.empty()) return absl::InvalidArgumentError("empty DNS SAN");
+    GENERAL_NAME* gn = GENERAL_NAME_new();
+    ASN1_IA5STRING* str = ASN1_IA5STRING_new();
+    if (!gn || !str || !ASN1_STRING_set(str, dns.data(), static_cast<int>(dns.size()))) {
+      GENERAL_NAME_free(gn);
+      ASN1_IA5STRING_free(str);
+      return SslInternal("DNS SAN");
+    }
+    GENERAL_NAME_set0_value(gn, GEN_DNS, str);
+    sk_GENERAL_NAME_push(names.get(), gn);
+  }
+  for (const std::string& ip : ip_addresses) {
+    std::string bytes = IpBytes(ip);
+    if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat("invalid IP SAN: ", ip));
+    GENERAL_NAME* gn = GENERAL_NAME_new();
+    ASN1_OCTET_STRING* str = ASN1_OCTET_STRING_new();
+    if (!gn || !str ||
+        !ASN1_OCTET_STRING_set(str, reinterpret_cast<const unsigned char*>(bytes.data()),
+                               static_cast<int>(bytes.size()))) {
+      GENERAL_NAME_free(gn);
+      ASN1_OCTET_STRING_free(str);
+      return SslInternal("IP SAN");
+    }
+    GENERAL_NAME_set0_value(gn, GEN_IPADD, str);
+    sk_GENERAL_NAME_push(names.get(), gn);
+  }
+  *out = std::move(names);
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
 absl::StatusOr<CertKeyPair> NewSelfSignedCA(std::string_view common_name, int validity_days) {
   if (common_name.empty()) return absl::InvalidArgumentError("CA common name is empty");
   if (validity_days <= 0) return absl::InvalidArgumentError("validity_days must be positive");
@@ -454,6 +382,19 @@ absl::Status VerifyCertificate(std::string_view cert_pem, std::string_view ca_pe
         absl::StrCat("certificate verification failed: ", X509_verify_cert_error_string(err)));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadCaBundle(const std::string& path, std::string_view flag) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AV(flag), ": cannot read ", path, ": ", text.status().message()));
+  }
+  if (!ReadCert(*text).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AV(flag), ": ", path, " holds no PEM certificate"));
+  }
+  return text;
 }
 
 absl::Status CheckKeyMatchesCert(std::string_view cert_pem, std::string_view key_pem) {

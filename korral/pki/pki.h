@@ -74,6 +74,10 @@ absl::StatusOr<CertInfo> ParseCertificate(std::string_view cert_pem);
 // signature, validity period). Returns OkStatus or PermissionDenied with OpenSSL's reason.
 absl::Status VerifyCertificate(std::string_view cert_pem, std::string_view ca_pem);
 
+// Reads a PEM CA bundle file (e.g. a --*-certificate-authority flag's): InvalidArgument naming
+// `flag` if it cannot be read or holds no certificate that parses.
+absl::StatusOr<std::string> ReadCaBundle(const std::string& path, std::string_view flag);
+
 // Returns OkStatus if `key_pem` is the private key of `cert_pem`, else InvalidArgument.
 absl::Status CheckKeyMatchesCert(std::string_view cert_pem, std::string_view key_pem);
 

@@ -6,6 +6,7 @@
 // async operation to the connection's strand and waits for it.
 #include "korral/streaming/conn.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -247,8 +249,68 @@ class TlsConn : public http::Conn {
       return absl::DeadlineExceededError("TLS handshake timed out");
     }
     boost::system::error_code ec = fut.get();
-    if (ec) return absl::UnavailableError("TLS handshake failed: " + ec.message());
+    if (ec) {
+      long verify = SSL_get_verify_result(stream_.native_handle());
+      if (verify != X509_V_OK) {
+        // As Go's crypto/tls words it (what kube-apiserver reports for a kubelet).
+        return absl::UnavailableError("tls: failed to verify certificate: " +
+                                      VerifyErrorText(verify, host));
+      }
+      return absl::UnavailableError("TLS handshake failed: " + ec.message());
+    }
     return absl::OkStatus();
+  }
+
+  // Go's x509 error text for an OpenSSL verification result on the server's certificate.
+  std::string VerifyErrorText(long verify, const std::string& host) {
+    switch (verify) {
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+      case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+        return "x509: certificate signed by unknown authority";
+      case X509_V_ERR_CERT_HAS_EXPIRED:
+      case X509_V_ERR_CERT_NOT_YET_VALID:
+        return "x509: certificate has expired or is not yet valid";
+      case X509_V_ERR_HOSTNAME_MISMATCH:
+      case X509_V_ERR_IP_ADDRESS_MISMATCH: {
+        bool ip = verify == X509_V_ERR_IP_ADDRESS_MISMATCH;
+        std::string names;
+        STACK_OF(X509)* chain = SSL_get_peer_cert_chain(stream_.native_handle());
+        X509* leaf = chain != nullptr && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : nullptr;
+        auto* sans = leaf == nullptr ? nullptr
+                                     : static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(
+                                           leaf, NID_subject_alt_name, nullptr, nullptr));
+        for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+          const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
+          std::string text;
+          if (ip && gn->type == GEN_IPADD) {
+            const ASN1_OCTET_STRING* a = gn->d.iPAddress;
+            char buf[INET6_ADDRSTRLEN] = {};
+            int len = ASN1_STRING_length(a);
+            if (len == 4 || len == 16) {
+              inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(a), buf, sizeof buf);
+            }
+            text = buf;
+          } else if (!ip && gn->type == GEN_DNS) {
+            text.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(gn->d.dNSName)),
+                        static_cast<size_t>(ASN1_STRING_length(gn->d.dNSName)));
+          }
+          if (!text.empty()) names += (names.empty() ? "" : ", ") + text;
+        }
+        if (sans != nullptr) GENERAL_NAMES_free(sans);
+        if (names.empty()) {
+          return ip ? "x509: cannot validate certificate for " + host +
+                          " because it doesn't contain any IP SANs"
+                    : "x509: certificate is not valid for any names, but wanted to match " + host;
+        }
+        return "x509: certificate is valid for " + names + ", not " + host;
+      }
+      default:
+        return std::string("x509: ") + X509_verify_cert_error_string(verify);
+    }
   }
 
  private:
@@ -347,7 +409,15 @@ absl::StatusOr<http::ConnPtr> DialTls(const std::string& host, uint16_t port,
   }
   auto conn = std::make_unique<TlsConn>(std::move(ctx), std::move(socket));
   if (!options.ca_pem.empty()) {
-    conn->stream().set_verify_callback(ssl::host_name_verification(host), ec);
+    // OpenSSL's own name check, so a mismatch has its own verify result (see VerifyErrorText).
+    SSL* ssl = conn->stream().native_handle();
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, host.c_str(), addr) == 1 ||
+        inet_pton(AF_INET6, host.c_str(), addr) == 1) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+    } else {
+      SSL_set1_host(ssl, host.c_str());
+    }
   }
   absl::Status st = conn->Handshake(host, timeout);
   if (!st.ok()) return st;

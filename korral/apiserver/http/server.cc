@@ -240,7 +240,11 @@ class ServerImpl : public Server {
     if (options_.io_threads < 1) options_.io_threads = 1;
     if (options_.worker_threads < 1) options_.worker_threads = 1;
   }
-  ~ServerImpl() override { Stop(); }
+  ~ServerImpl() override {
+    Stop();
+    X509_free(source_cert_);
+    EVP_PKEY_free(source_key_);
+  }
 
   absl::Status Start() override;
   void Stop() override;
@@ -291,8 +295,48 @@ class ServerImpl : public Server {
     connections_.erase(conn);
   }
 
+  // SSL_CTX cert_cb: presents options_.certificate_source()'s pair (parsed once per change).
+  static int SelectCertificate(SSL* ssl, void* arg) {
+    auto* self = static_cast<ServerImpl*>(arg);
+    std::pair<std::string, std::string> pem = self->options_.certificate_source();
+    if (pem.first.empty()) return 1;  // the context's certificate
+    absl::MutexLock lock(&self->cert_mu_);
+    if (pem.first != self->source_cert_pem_) {
+      BIO* cb = BIO_new_mem_buf(pem.first.data(), static_cast<int>(pem.first.size()));
+      X509* cert = cb ? PEM_read_bio_X509(cb, nullptr, nullptr, nullptr) : nullptr;
+      BIO_free(cb);
+      BIO* kb = BIO_new_mem_buf(pem.second.data(), static_cast<int>(pem.second.size()));
+      EVP_PKEY* key = kb ? PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr) : nullptr;
+      BIO_free(kb);
+      bool ok = cert != nullptr && key != nullptr && X509_check_private_key(cert, key) == 1;
+      ERR_clear_error();
+      if (!ok) {
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        return 1;  // unusable: the context's certificate
+      }
+      X509_free(self->source_cert_);
+      EVP_PKEY_free(self->source_key_);
+      self->source_cert_ = cert;
+      self->source_key_ = key;
+      self->source_cert_pem_ = std::move(pem.first);
+    }
+    if (SSL_use_certificate(ssl, self->source_cert_) != 1 ||
+        SSL_use_PrivateKey(ssl, self->source_key_) != 1) {
+      ERR_clear_error();
+      return 0;
+    }
+    return 1;
+  }
+
  private:
   void DoAccept();
+
+  // The last certificate_source() pair, parsed.
+  absl::Mutex cert_mu_;
+  std::string source_cert_pem_ ABSL_GUARDED_BY(cert_mu_);
+  X509* source_cert_ ABSL_GUARDED_BY(cert_mu_) = nullptr;
+  EVP_PKEY* source_key_ ABSL_GUARDED_BY(cert_mu_) = nullptr;
 
   ServerOptions options_;
   Handler handler_;
@@ -936,6 +980,9 @@ absl::Status ServerImpl::Start() {
   if (SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError("server key does not match certificate");
+  }
+  if (options_.certificate_source) {
+    SSL_CTX_set_cert_cb(ctx, &ServerImpl::SelectCertificate, this);
   }
   if (!options_.client_ca_pem.empty()) {
     BIO* bio = BIO_new_mem_buf(options_.client_ca_pem.data(),

@@ -116,6 +116,10 @@ struct ServerOptions {
   std::string cert_pem;
   std::string key_pem;
   std::string client_ca_pem;  // empty: no client-certificate authentication
+  // When set, called at every TLS handshake for the certificate and key (PEM) to present, e.g.
+  // a serving certificate rotated while the server runs (the kubelet's). An empty or unusable
+  // pair falls back to cert_pem/key_pem.
+  std::function<std::pair<std::string, std::string>()> certificate_source;
   size_t max_body_bytes = 3 * 1024 * 1024;
   int io_threads = 2;
   int worker_threads = 32;

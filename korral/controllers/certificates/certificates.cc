@@ -1,6 +1,8 @@
 // korral/controllers/certificates/certificates.cc
 #include "korral/controllers/certificates/certificates.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <fstream>
 #include <set>
@@ -56,6 +58,15 @@ std::string Join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
   return "[" + out + "]";
+}
+
+// inet_ntop form of an IP literal (ParseCsr reports SAN IPs that way); `ip` itself otherwise.
+std::string CanonicalIp(const std::string& ip) {
+  unsigned char buf[16];
+  char text[INET6_ADDRSTRLEN] = {};
+  if (inet_pton(AF_INET, ip.c_str(), buf) == 1) return inet_ntop(AF_INET, buf, text, sizeof text);
+  if (inet_pton(AF_INET6, ip.c_str(), buf) == 1) return inet_ntop(AF_INET6, buf, text, sizeof text);
+  return ip;
 }
 
 absl::Status ValidateNodeSubject(const certificates::CsrInfo& info) {
@@ -278,6 +289,137 @@ absl::Status CsrApprovingController::Sync(const std::string& name) {
   return absl::OkStatus();
 }
 
+// ---------------- kubelet-serving approval (korral) ----------------
+
+absl::Status CheckKubeletServingSelfRequest(const Json& csr, const certificates::CsrInfo& info,
+                                            const Json& node, bool requester_may_approve) {
+  if (SpecString(csr, "signerName") != kKubeletServingSigner) {
+    return Invalid("signer is not " + std::string(kKubeletServingSigner));
+  }
+  KORRAL_RETURN_IF_ERROR(ValidateForSigner(kKubeletServingSigner, info, Usages(csr)));
+  if (!UsagesAre(Usages(csr), {{"digital signature", "key encipherment", "server auth"}})) {
+    return Invalid("usages are not exactly [digital signature key encipherment server auth]");
+  }
+  if (!requester_may_approve) {
+    std::string username = SpecString(csr, "username");
+    if (username != info.common_name) {
+      return Invalid("requester " + username + " is not the node named in the request (" +
+                     info.common_name + ")");
+    }
+    const Json& spec = SpecOf(csr);
+    bool in_nodes = false;
+    if (spec.contains("groups") && spec["groups"].is_array()) {
+      for (const auto& g : spec["groups"]) in_nodes |= g.is_string() && g == kNodesGroup;
+    }
+    if (!in_nodes) return Invalid("requester is not in group system:nodes");
+  }
+  std::string node_name = info.common_name.substr(sizeof(kNodePrefix) - 1);
+  std::set<std::string> dns = {node_name};
+  std::set<std::string> ips;
+  const Json* addresses = nullptr;
+  if (node.contains("status") && node["status"].is_object() &&
+      node["status"].contains("addresses") && node["status"]["addresses"].is_array()) {
+    addresses = &node["status"]["addresses"];
+  }
+  if (addresses != nullptr) {
+    for (const auto& a : *addresses) {
+      if (!a.is_object() || !a.contains("address") || !a["address"].is_string()) continue;
+      std::string type = a.value("type", "");
+      std::string value = a["address"].get<std::string>();
+      if (type == "InternalIP" || type == "ExternalIP") {
+        ips.insert(CanonicalIp(value));
+      } else if (type == "Hostname" || type == "InternalDNS" || type == "ExternalDNS") {
+        dns.insert(value);
+      }
+    }
+  }
+  for (const auto& d : info.dns_names) {
+    if (!dns.count(d)) return Invalid("DNS name " + d + " is not one of node " + node_name + "'s");
+  }
+  for (const auto& ip : info.ip_addresses) {
+    if (!ips.count(ip)) {
+      return Invalid("IP address " + ip + " is not one of node " + node_name + "'s addresses");
+    }
+  }
+  return absl::OkStatus();
+}
+
+KubeletServingCsrApprovingController::KubeletServingCsrApprovingController(ControllerContext& ctx,
+                                                                           AccessCheck check)
+    : ctx_(ctx),
+      check_(std::move(check)),
+      csrs_(ctx.informers->For(CertificateSigningRequests())),
+      worker_("kubeletservingcsrapproving", *ctx.clock,
+              [this](const std::string& k) { return Sync(k); }) {
+  if (!check_) {
+    client::Client* cl = ctx.client;
+    check_ = [cl](const Json& review) -> absl::StatusOr<bool> {
+      KORRAL_ASSIGN_OR_RETURN(
+          Json out,
+          cl->Create({"authorization.k8s.io", "v1", "subjectaccessreviews", false}, "", review));
+      return out.contains("status") && out["status"].is_object() &&
+             out["status"].value("allowed", false);
+    };
+  }
+  csrs_->AddEventHandler(EnqueueHandler(worker_));
+}
+
+absl::Status KubeletServingCsrApprovingController::Sync(const std::string& name) {
+  auto obj = csrs_->indexer().Get(name);
+  if (!obj) return absl::OkStatus();
+  const Json& csr = *obj;
+  if (SpecString(csr, "signerName") != kKubeletServingSigner) return absl::OkStatus();
+  if (CsrHasCondition(csr, "Approved") || CsrHasCondition(csr, "Denied")) return absl::OkStatus();
+  auto info = ParseRequest(csr);
+  if (!info.ok()) return absl::OkStatus();  // the signer fails it
+  if (info->common_name.rfind(kNodePrefix, 0) != 0) return absl::OkStatus();
+  std::string node_name = info->common_name.substr(sizeof(kNodePrefix) - 1);
+  auto node = ctx_.client->Get(client::resources::Nodes(), "", node_name);
+  if (!node.ok()) {
+    // The node may not have registered yet: retried with backoff.
+    return absl::UnavailableError(absl::string_view("kubelet-serving CSR " + name + ": node " +
+                                                    node_name + ": " +
+                                                    std::string(StatusMessage(node.status()))));
+  }
+  bool may_approve = false;
+  if (SpecString(csr, "username") != info->common_name) {
+    const Json& spec = SpecOf(csr);
+    Json sar = {{"apiVersion", "authorization.k8s.io/v1"},
+                {"kind", "SubjectAccessReview"},
+                {"spec",
+                 {{"user", SpecString(csr, "username")},
+                  {"uid", SpecString(csr, "uid")},
+                  {"resourceAttributes",
+                   {{"group", "certificates.k8s.io"},
+                    {"resource", "signers"},
+                    {"verb", "approve"},
+                    {"name", kKubeletServingSigner}}}}}};
+    if (spec.contains("groups") && spec["groups"].is_array())
+      sar["spec"]["groups"] = spec["groups"];
+    if (spec.contains("extra") && spec["extra"].is_object()) sar["spec"]["extra"] = spec["extra"];
+    KORRAL_ASSIGN_OR_RETURN(may_approve, check_(sar));
+  }
+  absl::Status ok = CheckKubeletServingSelfRequest(csr, *info, *node, may_approve);
+  if (!ok.ok()) {
+    // Left for the admin, as upstream leaves every kubelet-serving CSR.
+    KLOG(Info, "kubelet-serving approver: not approving {}: {}", name, StatusMessage(ok));
+    return absl::OkStatus();
+  }
+  Json updated = csr;
+  if (!updated.contains("status") || !updated["status"].is_object()) {
+    updated["status"] = Json::object();
+  }
+  Json& conds = updated["status"]["conditions"];
+  if (!conds.is_array()) conds = Json::array();
+  conds.push_back(Condition("Approved", "AutoApproved",
+                            "Auto approving kubelet serving certificate requested by the node "
+                            "itself for its own names and addresses (korral).",
+                            *ctx_.clock));
+  auto res = ctx_.client->Update(CertificateSigningRequests(), "", updated, "approval");
+  if (res.ok() || client::IsNotFound(res.status())) return absl::OkStatus();
+  return res.status();
+}
+
 // ---------------- descriptors ----------------
 
 ControllerDescriptor CsrSigningControllerDescriptor() {
@@ -312,6 +454,16 @@ ControllerDescriptor CsrApprovingControllerDescriptor() {
   d.aliases = {"csrapproving"};
   d.factory = [](ControllerContext& ctx) -> absl::StatusOr<std::unique_ptr<Controller>> {
     return std::make_unique<CsrApprovingController>(ctx);
+  };
+  return d;
+}
+
+ControllerDescriptor KubeletServingCsrApprovingControllerDescriptor() {
+  ControllerDescriptor d;
+  d.name = "kubelet-serving-csr-approving-controller";
+  d.aliases = {"kubeletservingcsrapproving"};
+  d.factory = [](ControllerContext& ctx) -> absl::StatusOr<std::unique_ptr<Controller>> {
+    return std::make_unique<KubeletServingCsrApprovingController>(ctx);
   };
   return d;
 }

@@ -11,6 +11,20 @@
 //                 usages, no SANs) when a SubjectAccessReview for the requester allows
 //                 certificatesigningrequests/selfnodeclient (renewal by the node itself) or
 //                 certificatesigningrequests/nodeclient (e.g. a bootstrap token).
+//   kubelet-serving-csr-approving-controller (korral's own; upstream has none)
+//                 approves kubelet serving certificate requests (signer kubelet-serving) that a
+//                 node makes for itself: requester system:node:<name> equal to the CN, in group
+//                 system:nodes, subject O exactly [system:nodes], usages exactly digital
+//                 signature + key encipherment + server auth, SANs only DNS names and IPs, and
+//                 every SAN one of the node's own: its name or a Hostname/*DNS address (DNS),
+//                 one of its status.addresses (IP). A requester that may approve
+//                 kubelet-serving CSRs itself (SubjectAccessReview: approve on signers
+//                 kubernetes.io/kubelet-serving, e.g. an agent run with an admin kubeconfig)
+//                 need not be the node: approving for it grants nothing it does not hold. Upstream
+//                 leaves these CSRs to the admin
+//                 (`kubectl certificate approve`); `korral server` runs its own agent and must not
+//                 need a human. Turn it off with
+//                 --controllers=*,-kubelet-serving-csr-approving-controller.
 #pragma once
 
 #include <functional>
@@ -73,7 +87,36 @@ class CsrApprovingController : public Controller {
   QueueWorker worker_;
 };
 
+// Approves kubelet-serving CSRs a node makes for itself (see the file comment).
+class KubeletServingCsrApprovingController : public Controller {
+ public:
+  // Runs a SubjectAccessReview (the object to POST) and returns status.allowed; defaults to
+  // POSTing it through ctx.client.
+  using AccessCheck = CsrApprovingController::AccessCheck;
+  explicit KubeletServingCsrApprovingController(ControllerContext& ctx,
+                                                AccessCheck check = nullptr);
+  std::string_view Name() const override { return "kubelet-serving-csr-approving-controller"; }
+  void Run(int workers) override { worker_.Run(workers); }
+  void Stop() override { worker_.Stop(); }
+  absl::Status Sync(const std::string& name);
+  QueueWorker& worker() { return worker_; }
+
+ private:
+  ControllerContext ctx_;
+  AccessCheck check_;
+  client::SharedInformer* csrs_;
+  QueueWorker worker_;
+};
+
+// Why a kubelet-serving CSR may not be auto-approved (InvalidArgument with the reason), or
+// OkStatus. `node` is the requesting node's Node object (its addresses bound the SANs).
+// `requester_may_approve`: the requester could approve kubelet-serving CSRs itself (e.g. an
+// agent run with an admin kubeconfig), so it need not be the node.
+absl::Status CheckKubeletServingSelfRequest(const Json& csr, const certificates::CsrInfo& info,
+                                            const Json& node, bool requester_may_approve = false);
+
 ControllerDescriptor CsrSigningControllerDescriptor();
 ControllerDescriptor CsrApprovingControllerDescriptor();
+ControllerDescriptor KubeletServingCsrApprovingControllerDescriptor();
 
 }  // namespace korral::controllers

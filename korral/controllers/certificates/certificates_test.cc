@@ -1,6 +1,8 @@
 // Tests of the CSR helpers and the csrsigning / csrapproving controllers.
 #include "korral/controllers/certificates/certificates.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
@@ -191,6 +193,119 @@ TEST(CsrApprovingControllerTest, ApprovesNodeClientWhenAllowed) {
   ASSERT_EQ(reviews.size(), 2u);
   EXPECT_EQ(reviews[0]["spec"]["resourceAttributes"]["subresource"], "selfnodeclient");
   for (const auto& a : env.client.Actions()) EXPECT_NE(a.verb, "update");
+}
+
+Json ServingCsr(const std::string& name, const std::string& node, std::vector<std::string> dns,
+                std::vector<std::string> ips, const std::string& username,
+                std::vector<std::string> usages = {"digital signature", "key encipherment",
+                                                   "server auth"}) {
+  auto key = certificates::NewPrivateKey();
+  EXPECT_TRUE(key.ok());
+  certificates::CsrOptions o;
+  o.common_name = "system:node:" + node;
+  o.organizations = {"system:nodes"};
+  o.dns_names = std::move(dns);
+  o.ip_addresses = std::move(ips);
+  auto pem = certificates::NewCsr(*key, o);
+  EXPECT_TRUE(pem.ok()) << pem.status();
+  return {{"apiVersion", "certificates.k8s.io/v1"},
+          {"kind", "CertificateSigningRequest"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"request", absl::Base64Escape(*pem)},
+            {"signerName", kKubeletServingSigner},
+            {"usages", usages},
+            {"username", username},
+            {"groups", {"system:nodes", "system:authenticated"}}}}};
+}
+
+TEST(KubeletServingCsrApprovingControllerTest, ApprovesOnlyANodesOwnNamesAndAddresses) {
+  ControllerTestEnv env;
+  Json node = {{"apiVersion", "v1"},
+               {"kind", "Node"},
+               {"metadata", {{"name", "n1"}}},
+               {"status",
+                {{"addresses",
+                  {{{"type", "InternalIP"}, {"address", "10.0.0.5"}},
+                   {{"type", "Hostname"}, {"address", "n1.example"}}}}}}};
+  ASSERT_TRUE(env.client.Create(client::resources::Nodes(), "", node).ok());
+  std::vector<Json> reviews;
+  KubeletServingCsrApprovingController c(env.ctx, [&](const Json& sar) -> absl::StatusOr<bool> {
+    reviews.push_back(sar);
+    return sar["spec"]["user"] == "admin";
+  });
+  auto stop = env.StopInformersOnExit();
+  const std::string self = "system:node:n1";
+  std::vector<Json> csrs = {
+      ServingCsr("good", "n1", {"n1", "n1.example"}, {"10.0.0.5"}, self),
+      // Another node's address, another requester, a bootstrap token, wrong usages.
+      ServingCsr("foreign-ip", "n1", {"n1"}, {"10.0.0.6"}, self),
+      ServingCsr("foreign-dns", "n1", {"n2"}, {}, self),
+      ServingCsr("other-requester", "n1", {"n1"}, {"10.0.0.5"}, "system:node:n2"),
+      ServingCsr("client-usage", "n1", {"n1"}, {"10.0.0.5"}, self,
+                 {"digital signature", "key encipherment", "server auth", "client auth"}),
+      ServingCsr("no-keyenc", "n1", {"n1"}, {"10.0.0.5"}, self,
+                 {"digital signature", "server auth"}),
+  };
+  Json not_in_group = ServingCsr("not-in-group", "n1", {"n1"}, {}, self);
+  not_in_group["spec"]["groups"] = {"system:authenticated"};
+  csrs.push_back(not_in_group);
+  // An agent run with an admin kubeconfig: the requester may approve these CSRs itself.
+  Json by_admin = ServingCsr("by-admin", "n1", {"n1"}, {"10.0.0.5"}, "admin");
+  by_admin["spec"]["groups"] = {"system:masters", "system:authenticated"};
+  csrs.push_back(by_admin);
+  for (const Json& o : csrs) {
+    ASSERT_TRUE(env.client.Create(CertificateSigningRequests(), "", o).ok());
+  }
+  // A node client CSR is not this controller's business.
+  Json client_csr = Csr("client", "system:node:n1", {"system:nodes"}, kKubeletClientSigner,
+                        {"digital signature", "key encipherment", "client auth"}, "system:node:n1");
+  ASSERT_TRUE(env.client.Create(CertificateSigningRequests(), "", client_csr).ok());
+  env.StartInformers();
+  ASSERT_TRUE(Eventually([&] { return c.worker().queue().Len() == 9; }));
+  env.client.ClearActions();
+  c.worker().ProcessAll();
+  std::vector<std::string> approved;
+  for (const auto& a : env.client.Actions()) {
+    if (a.verb == "update") {
+      EXPECT_EQ(a.subresource, "approval");
+      approved.push_back(a.name);
+    }
+  }
+  std::sort(approved.begin(), approved.end());
+  EXPECT_EQ(approved, (std::vector<std::string>{"by-admin", "good"}));
+  // Only requesters other than the node were reviewed, for approve on the serving signer.
+  std::vector<std::string> reviewed;
+  for (const auto& r : reviews) {
+    reviewed.push_back(r["spec"]["user"]);
+    EXPECT_EQ(r["spec"]["resourceAttributes"]["resource"], "signers");
+    EXPECT_EQ(r["spec"]["resourceAttributes"]["verb"], "approve");
+    EXPECT_EQ(r["spec"]["resourceAttributes"]["name"], "kubernetes.io/kubelet-serving");
+  }
+  std::sort(reviewed.begin(), reviewed.end());
+  EXPECT_EQ(reviewed, (std::vector<std::string>{"admin", "system:node:n2"}));
+  auto g = env.client.Get(CertificateSigningRequests(), "", "good");
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(CsrHasCondition(*g, "Approved"));
+  EXPECT_EQ((*g)["status"]["conditions"][0]["reason"], "AutoApproved");
+}
+
+TEST(KubeletServingCsrApprovingControllerTest, WaitsForTheNodeToRegister) {
+  ControllerTestEnv env;
+  KubeletServingCsrApprovingController c(env.ctx);
+  Json csr = ServingCsr("early", "n9", {"n9"}, {}, "system:node:n9");
+  ASSERT_TRUE(env.client.Create(CertificateSigningRequests(), "", csr).ok());
+  auto stop = env.StopInformersOnExit();
+  env.StartInformers();
+  ASSERT_TRUE(Eventually([&] { return c.worker().queue().Len() == 1; }));
+  absl::Status s = c.Sync("early");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(StatusMessage(s).find("node n9"), std::string::npos) << s;
+  Json node = {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "n9"}}}};
+  ASSERT_TRUE(env.client.Create(client::resources::Nodes(), "", node).ok());
+  EXPECT_TRUE(c.Sync("early").ok());
+  EXPECT_TRUE(
+      CsrHasCondition(*env.client.Get(CertificateSigningRequests(), "", "early"), "Approved"));
 }
 
 }  // namespace

@@ -1,52 +1,18 @@
-// korral/controllers/certificates/csr.h: X.509 certificate signing requests (PKCS#10) for the
-// certificates.k8s.io API: parsing and checking what a CSR asks for (the apiserver's
-// validation, the approving controller), signing one with the cluster CA (the signing
-// controller) and creating one (a joining node agent).
-//
-// Everything is PEM text; keys are ECDSA P-256 PKCS#8 ("PRIVATE KEY"). Thread-safe.
+// korral/controllers/certificates/csr.h: the CSR crypto helpers under their certificates.k8s.io
+// names. They live in korral/pki/csr.h (one OpenSSL layer for the whole project); this header
+// keeps the names the controllers, the apiserver's validation and the agent's bootstrap use.
 #pragma once
 
-#include <chrono>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include "absl/status/statusor.h"
-#include "korral/pki/pki.h"
+#include "korral/pki/csr.h"
 
 namespace korral::certificates {
 
-// What a CSR asks for.
-struct CsrInfo {
-  std::string common_name;
-  std::vector<std::string> organizations;
-  std::vector<std::string> dns_names;
-  std::vector<std::string> ip_addresses;
-  std::vector<std::string> email_addresses;
-  std::vector<std::string> uris;
-};
-
-// Parses the single "CERTIFICATE REQUEST" PEM block of `pem` and checks its self-signature.
-// InvalidArgument with upstream's wording: "PEM block type must be CERTIFICATE REQUEST",
-// "one and only one PEM block must be present", or the parse/signature failure.
-absl::StatusOr<CsrInfo> ParseCsr(std::string_view pem);
-
-// Checks that `pem` is one or more "CERTIFICATE" PEM blocks that parse (status.certificate).
-absl::Status CheckCertificateBundle(std::string_view pem);
-
-// Signs the CSR with `ca`: the subject and SANs of the request, key usage and extended key
-// usage from `usages` (certificates.k8s.io/v1 KeyUsage strings), CA:FALSE, notBefore backdated
-// `backdate`, notAfter = now + duration (capped at the CA's notAfter).
-absl::StatusOr<std::string> SignCsr(const pki::CertKeyPair& ca, std::string_view csr_pem,
-                                    const std::vector<std::string>& usages,
-                                    std::chrono::seconds duration,
-                                    std::chrono::seconds backdate = std::chrono::minutes(5));
-
-// A fresh ECDSA P-256 key (PKCS#8 PEM).
-absl::StatusOr<std::string> NewPrivateKey();
-
-// A CSR for `key_pem` with subject CN=common_name, O=organizations (in order).
-absl::StatusOr<std::string> NewCsr(std::string_view key_pem, std::string_view common_name,
-                                   const std::vector<std::string>& organizations);
+using pki::CheckCertificateBundle;
+using pki::CsrInfo;
+using pki::CsrOptions;
+using pki::NewCsr;
+using pki::NewPrivateKey;
+using pki::ParseCsr;
+using pki::SignCsr;
 
 }  // namespace korral::certificates

@@ -212,6 +212,7 @@ class KubeletServerImpl : public KubeletServer {
     so.port = options_.port;
     so.cert_pem = options_.cert_pem;
     so.key_pem = options_.key_pem;
+    so.certificate_source = options_.certificate_source;
     so.client_ca_pem = options_.client_ca_pem;
     so.worker_threads = 8;
     server_ = http::NewServer(so, [this](http::Request& req) { return Serve(req); });

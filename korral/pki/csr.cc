@@ -1,5 +1,5 @@
-// korral/controllers/certificates/csr.cc: OpenSSL 3 implementation of csr.h.
-#include "korral/controllers/certificates/csr.h"
+// korral/pki/csr.cc: OpenSSL 3 implementation of csr.h.
+#include "korral/pki/csr.h"
 
 #include <arpa/inet.h>
 
@@ -15,52 +15,15 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-namespace korral::certificates {
+#include "korral/base/status.h"
+#include "korral/pki/openssl_internal.h"
+
+namespace korral::pki {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
-void FreeExts(STACK_OF(X509_EXTENSION) * s) { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
-void FreeNames(GENERAL_NAMES* n) { GENERAL_NAMES_free(n); }
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, FreeNames>>;
+using namespace internal;  // NOLINT(google-build-using-namespace): this library's helpers
 
-absl::Status Invalid(const std::string& msg) {
-  return absl::InvalidArgumentError(absl::string_view(msg));
-}
-
-std::string SslError() {
-  std::string out;
-  unsigned long code;
-  while ((code = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-absl::Status Internal(const std::string& what) {
-  return absl::InternalError(absl::string_view(what + ": " + SslError()));
-}
-
-BioPtr MemBio(std::string_view data) {
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-std::string BioString(BIO* bio) {
-  char* p = nullptr;
-  long n = BIO_get_mem_data(bio, &p);
-  return std::string(p, static_cast<size_t>(n));
-}
+absl::Status Internal(const std::string& what) { return SslInternal(what); }
 
 // One PEM block: its type and DER bytes.
 struct PemBlock {
@@ -85,26 +48,6 @@ std::vector<PemBlock> ReadPemBlocks(std::string_view pem) {
   }
   ERR_clear_error();
   return out;
-}
-
-std::vector<std::string> NameEntries(X509_NAME* name, int nid) {
-  std::vector<std::string> out;
-  int idx = -1;
-  while ((idx = X509_NAME_get_index_by_NID(name, nid, idx)) >= 0) {
-    ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-    unsigned char* utf8 = nullptr;
-    int n = ASN1_STRING_to_UTF8(&utf8, s);
-    if (n >= 0) {
-      out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
-      OPENSSL_free(utf8);
-    }
-  }
-  return out;
-}
-
-std::string Asn1Text(const ASN1_STRING* s) {
-  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                     static_cast<size_t>(ASN1_STRING_length(s)));
 }
 
 absl::StatusOr<ReqPtr> ReadCsr(std::string_view pem) {
@@ -163,15 +106,6 @@ const std::map<std::string, const char*>& ExtKeyUsageNames() {
   return *m;
 }
 
-absl::Status AddExt(X509* cert, X509* issuer, int nid, const std::string& value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
-  if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) return Internal("adding extension");
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<CsrInfo> ParseCsr(std::string_view pem) {
@@ -208,7 +142,7 @@ absl::StatusOr<CsrInfo> ParseCsr(std::string_view pem) {
         }
       }
     }
-    FreeExts(exts);
+    FreeExtensions(exts);
   }
   return info;
 }
@@ -229,7 +163,7 @@ absl::Status CheckCertificateBundle(std::string_view pem) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> SignCsr(const pki::CertKeyPair& ca, std::string_view csr_pem,
+absl::StatusOr<std::string> SignCsr(const CertKeyPair& ca, std::string_view csr_pem,
                                     const std::vector<std::string>& usages,
                                     std::chrono::seconds duration, std::chrono::seconds backdate) {
   auto req = ReadCsr(csr_pem);
@@ -307,12 +241,12 @@ absl::StatusOr<std::string> SignCsr(const pki::CertKeyPair& ca, std::string_view
         X509_add_ext(cert.get(), ext, -1);
       }
     }
-    FreeExts(exts);
+    FreeExtensions(exts);
   }
   if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0) return Internal("X509_sign");
   BioPtr out(BIO_new(BIO_s_mem()));
   if (PEM_write_bio_X509(out.get(), cert.get()) != 1) return Internal("PEM_write_bio_X509");
-  return BioString(out.get());
+  return BioToString(out.get());
 }
 
 absl::StatusOr<std::string> NewPrivateKey() {
@@ -322,11 +256,10 @@ absl::StatusOr<std::string> NewPrivateKey() {
   if (PEM_write_bio_PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return Internal("PEM_write_bio_PrivateKey");
   }
-  return BioString(out.get());
+  return BioToString(out.get());
 }
 
-absl::StatusOr<std::string> NewCsr(std::string_view key_pem, std::string_view common_name,
-                                   const std::vector<std::string>& organizations) {
+absl::StatusOr<std::string> NewCsr(std::string_view key_pem, const CsrOptions& options) {
   BioPtr kb = MemBio(key_pem);
   PkeyPtr key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
   if (!key) {
@@ -336,24 +269,44 @@ absl::StatusOr<std::string> NewCsr(std::string_view key_pem, std::string_view co
   ReqPtr req(X509_REQ_new());
   if (!req || X509_REQ_set_version(req.get(), 0) != 1) return Internal("X509_REQ_new");
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  for (const auto& o : organizations) {
+  for (const auto& o : options.organizations) {
     if (X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
                                    reinterpret_cast<const unsigned char*>(o.c_str()), -1, -1,
                                    0) != 1) {
       return Internal("subject O");
     }
   }
-  std::string cn(common_name);
+  const std::string& cn = options.common_name;
   if (!cn.empty() && X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
                                                 reinterpret_cast<const unsigned char*>(cn.c_str()),
                                                 -1, -1, 0) != 1) {
     return Internal("subject CN");
   }
+  if (!options.dns_names.empty() || !options.ip_addresses.empty()) {
+    GeneralNamesPtr names;
+    KORRAL_RETURN_IF_ERROR(BuildSans(options.dns_names, options.ip_addresses, &names));
+    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+    if (exts == nullptr) return Internal("sk_X509_EXTENSION_new_null");
+    X509_EXTENSION* ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get());
+    bool ok = ext != nullptr && sk_X509_EXTENSION_push(exts, ext) > 0;
+    if (!ok) X509_EXTENSION_free(ext);
+    ok = ok && X509_REQ_add_extensions(req.get(), exts) == 1;
+    FreeExtensions(exts);
+    if (!ok) return Internal("subjectAltName");
+  }
   if (X509_REQ_set_pubkey(req.get(), key.get()) != 1) return Internal("X509_REQ_set_pubkey");
   if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0) return Internal("X509_REQ_sign");
   BioPtr out(BIO_new(BIO_s_mem()));
   if (PEM_write_bio_X509_REQ(out.get(), req.get()) != 1) return Internal("PEM_write_bio_X509_REQ");
-  return BioString(out.get());
+  return BioToString(out.get());
 }
 
-}  // namespace korral::certificates
+absl::StatusOr<std::string> NewCsr(std::string_view key_pem, std::string_view common_name,
+                                   const std::vector<std::string>& organizations) {
+  CsrOptions options;
+  options.common_name = std::string(common_name);
+  options.organizations = organizations;
+  return NewCsr(key_pem, options);
+}
+
+}  // namespace korral::pki
