@@ -51,9 +51,10 @@ struct PodRef {
 // as containerd writes them). The server reads, filters (tailLines, sinceSeconds/sinceTime,
 // limitBytes), formats (timestamps) and follows the file itself.
 struct LogLocation {
-  std::string path;          // absolute path of the current log file
+  // Absolute path of the current log file; its rotated files (<path>.<time>[.gz], see
+  // korral/kubelet/logrotate.h) are read first.
+  std::string path;
   std::string container_id;  // handed back to Backend::IsContainerRunning while following
-  // TODO(korral): rotated files (path.<timestamp>) are not read; only the current file.
 };
 
 // ---- exec / attach ----
@@ -157,6 +158,9 @@ struct Options {
   uint16_t port = 10250;  // 0 picks a free port
   std::string cert_pem;   // serving certificate (SANs: node IPs / hostname)
   std::string key_pem;
+  // When set, the pair presented at each handshake (rotated serving certificates); see
+  // http::ServerOptions::certificate_source.
+  std::function<std::pair<std::string, std::string>()> certificate_source;
   std::string client_ca_pem;  // CA that signs the apiserver's kubelet-client certificate
   // Default when unset: allow requests that presented a client certificate verified against
   // client_ca_pem, reject others with 401. The agent uses NewApiAuthorizer (auth.h):
