@@ -9,8 +9,10 @@ Measures, against a fresh server (--disable-agent, on 127.0.0.1):
                            create to all replicas Running on the fake runtime (0 replicas: skip)
 
 Usage: /usr/bin/python3 bench/node/hollow_bench.py [--count 1000] [--replicas 1000]
-       [--korral build-node-rel/bin/korral] [--per-node-threads]
-Needs no root. KORRAL_BIN (or --korral) selects the binary (RelWithDebInfo for real numbers).
+       [--korral build/bin/korral] [--hollow-bin build/bin/hollow_nodes] [--per-node-threads]
+Needs no root. KORRAL_BIN (or --korral) selects the server binary, --hollow-bin the hollow-node
+process (default: `korral hollow-nodes` of the same binary; the standalone hollow_nodes tool
+takes the same flags). Use RelWithDebInfo binaries for real numbers.
 """
 import argparse
 import os
@@ -39,6 +41,7 @@ def main():
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--replicas", type=int, default=1000)
     ap.add_argument("--korral", default=None)
+    ap.add_argument("--hollow-bin", default=None)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--per-node-threads", action="store_true",
                     help="the old layout (a watch and threads per node), for comparison")
@@ -56,8 +59,10 @@ def main():
         v1 = client.CoreV1Api()
         coord = client.CoordinationV1Api()
         apps = client.AppsV1Api()
-        cmd = [harness.KORRAL, "hollow-nodes", "--kubeconfig", srv.kubeconfig, "--count",
-               str(args.count), "--workers", str(args.workers)]
+        prog = [os.path.abspath(args.hollow_bin)] if args.hollow_bin else [harness.KORRAL,
+                                                                            "hollow-nodes"]
+        cmd = prog + ["--kubeconfig", srv.kubeconfig, "--count", str(args.count), "--workers",
+                      str(args.workers)]
         if args.per_node_threads:
             cmd.append("--per-node-threads")
         log = open(os.path.join(srv.tmp, "hollow.log"), "wb")

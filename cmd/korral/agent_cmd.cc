@@ -23,6 +23,7 @@
 #include "korral/client/kubeconfig.h"
 #include "korral/client/rest.h"
 #include "korral/cri/fake.h"
+#include "korral/kubelet/hollow.h"
 #include "korral/kubelet/kubelet.h"
 
 namespace korral::cmd {
@@ -82,101 +83,6 @@ class AgentInstance : public RunningComponent {
 };
 
 // ---- hollow nodes ----
-
-struct HollowSettings {
-  std::string kubeconfig;
-  int count = 1;
-  std::string prefix = "hollow-node-";
-  double qps = 1000;
-  int burst = 2000;
-  int workers = 8;            // shared sync/housekeeping workers of the group
-  int start_parallelism = 8;  // nodes registered at once
-  bool per_node_threads = false;
-};
-
-long RssKb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
-
-int RunHollowNodes(const HollowSettings& s) {
-  auto rc = client::LoadKubeconfig(s.kubeconfig);
-  if (!rc.ok()) {
-    KLOG(Error, "hollow-nodes: {}", rc.status().ToString());
-    return 1;
-  }
-  rc->qps = s.qps;
-  rc->burst = s.burst;
-  rc->user_agent = "korral-hollow-node";
-  auto cl = client::RestClient::New(*rc);
-  if (!cl.ok()) {
-    KLOG(Error, "hollow-nodes: {}", cl.status().ToString());
-    return 1;
-  }
-  long rss0 = RssKb();
-  auto t0 = std::chrono::steady_clock::now();
-  // One pod informer, one queue and a few workers for all nodes (unless --per-node-threads,
-  // the old layout: an informer, a watch and two threads per node).
-  std::unique_ptr<kubelet::KubeletGroup> group;
-  if (!s.per_node_threads) {
-    group = std::make_unique<kubelet::KubeletGroup>(**cl, s.workers);
-    if (absl::Status st = group->Start(); !st.ok()) {
-      KLOG(Error, "hollow-nodes: {}", st.ToString());
-      return 1;
-    }
-  }
-  int n = std::max(0, s.count);
-  std::vector<std::unique_ptr<cri::FakeRuntime>> runtimes(n);
-  std::vector<std::unique_ptr<kubelet::Kubelet>> kubelets(n);
-  std::atomic<int> next{0}, failed{0};
-  auto start_some = [&] {
-    for (int i = next++; i < n && failed == 0; i = next++) {
-      runtimes[i] = std::make_unique<cri::FakeRuntime>();
-      kubelet::KubeletConfig kc;
-      kc.node_name = fmt::format("{}{}", s.prefix, i);
-      kc.hollow = true;
-      kc.workers = 1;
-      kc.node_labels["korral.io/hollow"] = "true";
-      kc.relist_period = std::chrono::milliseconds(2000);
-      kc.group = group.get();
-      kubelets[i] = std::make_unique<kubelet::Kubelet>(**cl, *runtimes[i], kc);
-      absl::Status st = kubelets[i]->Start();
-      if (!st.ok()) {
-        KLOG(Error, "hollow-nodes: node {}: {}", kc.node_name, st.ToString());
-        failed++;
-      }
-    }
-  };
-  {
-    std::vector<std::thread> starters;
-    for (int t = 0; t < std::clamp(s.start_parallelism, 1, 64); ++t)
-      starters.emplace_back(start_some);
-    for (auto& t : starters) t.join();
-  }
-  if (failed > 0) {
-    for (auto& k : kubelets) {
-      if (k) k->Stop();
-    }
-    return 1;
-  }
-  double start_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  long rss1 = RssKb();
-  double per = n > 0 ? static_cast<double>(rss1 - rss0) / n : 0;
-  // One machine-readable line for bench scripts.
-  fmt::print(
-      "hollow-nodes: count={} rss_kb_base={} rss_kb_total={} rss_kb_per_node={:.1f} "
-      "start_seconds={:.2f}\n",
-      n, rss0, rss1, per, start_s);
-  fflush(stdout);
-  WaitForShutdownSignal();
-  for (auto& k : kubelets) k->Stop();
-  if (group) group->Stop();
-  return 0;
-}
 
 }  // namespace
 
@@ -288,7 +194,7 @@ void RegisterAgentComponent(Components& components) {
   }
   // `korral hollow-nodes`
   {
-    auto s = std::make_shared<HollowSettings>();
+    auto s = std::make_shared<kubelet::HollowOptions>();
     Component c;
     c.name = "hollow-nodes";
     c.description = "Run N kubelets on the fake CRI runtime (scale tests)";
@@ -305,7 +211,7 @@ void RegisterAgentComponent(Components& components) {
       cmd->add_flag("--per-node-threads", s->per_node_threads,
                     "Each node with its own pod watch and threads (for comparison)");
     };
-    c.run = [s]() -> int { return RunHollowNodes(*s); };
+    c.run = [s]() -> int { return kubelet::RunHollowNodes(*s, [] { WaitForShutdownSignal(); }); };
     components.push_back(std::move(c));
   }
 }
