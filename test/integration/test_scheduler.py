@@ -149,6 +149,74 @@ class SchedulerTest(ServerTestCase):
         self.assertEqual(self.wait_for(lambda: high()["spec"].get("nodeName"), timeout=30,
                                        what="preemptor binding"), "prio")
 
+    def test_5_volumes(self):
+        """VolumeBinding/VolumeRestrictions: an unbound Immediate claim keeps the pod pending with
+        upstream's message; a claim bound to a PV with node affinity puts the pod on that node; a
+        ReadWriteOncePod claim in use blocks a second pod."""
+        self.apply(node_manifest("vol-a", labels={"pool": "vol"}))
+        self.apply(node_manifest("vol-b", labels={"pool": "vol"}))
+
+        def pv(name, node, modes):
+            return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+                    "spec": {"capacity": {"storage": "1Gi"}, "accessModes": modes,
+                             "hostPath": {"path": "/tmp/" + name},
+                             "nodeAffinity": {"required": {"nodeSelectorTerms": [
+                                 {"matchExpressions": [{"key": "kubernetes.io/hostname",
+                                                        "operator": "In",
+                                                        "values": [node]}]}]}}}}
+
+        def pvc(name, modes, volume=None):
+            spec = {"accessModes": modes, "resources": {"requests": {"storage": "1Gi"}},
+                    "storageClassName": ""}
+            if volume:
+                spec["volumeName"] = volume
+            return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": name, "namespace": "default"}, "spec": spec}
+
+        def pod_with(name, claim):
+            p = pod_manifest(name)
+            p["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {
+                "claimName": claim}}]
+            return p
+
+        # Unbound, Immediate (no class): unschedulable on every node.
+        self.apply(pvc("unbound", ["ReadWriteOnce"]))
+        self.apply(pod_with("vol-pending", "unbound"))
+        cond = self.wait_for(lambda: self.scheduled_condition("vol-pending"),
+                             what="PodScheduled=False")
+        n = len(self.server.kubectl_json("get", "nodes")["items"])
+        want = ("0/%d nodes are available: pod has unbound immediate PersistentVolumeClaims. "
+                "preemption: 0/%d nodes are available: %d Preemption is not helpful for "
+                "scheduling.." % (n, n, n))
+        self.assertEqual(cond["reason"], "Unschedulable")
+        self.assertEqual(cond["message"], want)
+        describe = self.wait_for(
+            lambda: (lambda d: d if "FailedScheduling" in d else None)(
+                self.kubectl("describe", "pod", "vol-pending").stdout),
+            what="FailedScheduling event")
+        self.assertIn("pod has unbound immediate PersistentVolumeClaims", describe)
+
+        # Bound to a PV that only vol-b can reach.
+        self.apply(pv("pv-b", "vol-b", ["ReadWriteOnce"]))
+        self.apply(pvc("on-b", ["ReadWriteOnce"], volume="pv-b"))
+        for i in range(3):
+            self.apply(pod_with("vol-pod-%d" % i, "on-b"))
+        for i in range(3):
+            self.assertEqual(self.wait_for(lambda: self.node_of("vol-pod-%d" % i),
+                                           what="binding"), "vol-b")
+
+        # ReadWriteOncePod: the second user of the claim is rejected.
+        self.apply(pv("pv-solo", "vol-a", ["ReadWriteOncePod"]))
+        self.apply(pvc("solo", ["ReadWriteOncePod"], volume="pv-solo"))
+        self.apply(pod_with("solo-1", "solo"))
+        self.assertEqual(self.wait_for(lambda: self.node_of("solo-1"), what="binding"), "vol-a")
+        self.apply(pod_with("solo-2", "solo"))
+        cond = self.wait_for(lambda: self.scheduled_condition("solo-2"),
+                             what="PodScheduled=False")
+        self.assertIn("node has pod using PersistentVolumeClaim with the same name and "
+                      "ReadWriteOncePod access mode", cond["message"])
+        self.assertEqual(self.node_of("solo-2"), "")
+
     def test_4_other_scheduler_name_left_alone(self):
         self.apply(pod_manifest("mine", cpu="100m", scheduler_name="my-scheduler"))
         self.apply(pod_manifest("canary", cpu="100m"))
@@ -176,20 +244,45 @@ class FailoverTest(ServerTestCase):
             stdout=log, stderr=subprocess.STDOUT)
 
     @staticmethod
-    def get_secure(port, path):
+    def get_secure(port, path, token=None):
         """GET https://127.0.0.1:port/path (self-signed serving cert): (status, body)."""
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+        req = urllib.request.Request("https://127.0.0.1:%d%s" % (port, path))
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
         try:
-            with urllib.request.urlopen("https://127.0.0.1:%d%s" % (port, path), context=ctx,
-                                        timeout=5) as r:
+            with urllib.request.urlopen(req, context=ctx, timeout=5) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
+    def metrics_token(self):
+        """A service account token allowed `get` on the non-resource URL /metrics."""
+        for obj in [
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": {"name": "metrics-reader", "namespace": "default"}},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                 "metadata": {"name": "metrics-reader"},
+                 "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                 "metadata": {"name": "metrics-reader"},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                             "name": "metrics-reader"},
+                 "subjects": [{"kind": "ServiceAccount", "name": "metrics-reader",
+                               "namespace": "default"}]},
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": {"name": "nobody", "namespace": "default"}}]:
+            self.server.kubectl("apply", "-f", "-", input=json.dumps(obj))
+        token = self.server.kubectl("create", "token", "metrics-reader").stdout.strip()
+        other = self.server.kubectl("create", "token", "nobody").stdout.strip()
+        return token, other
+
     def test_secure_port_healthz_and_metrics(self):
-        """A standalone scheduler serves /healthz and Prometheus /metrics on --secure-port."""
+        """A standalone scheduler serves /healthz and Prometheus /metrics on --secure-port;
+        /metrics needs a user the apiserver allows `get` on /metrics (delegated authn/authz)."""
+        token, other = self.metrics_token()
         self.server.kubectl("apply", "-f", "-", input=json.dumps(node_manifest("sp-1")))
         code, _, body = self.server.request(
             "PATCH", "/api/v1/nodes/sp-1/status",
@@ -214,12 +307,24 @@ class FailoverTest(ServerTestCase):
             self.server.kubectl("apply", "-f", "-",
                                 input=json.dumps(pod_manifest("sp-nowhere", node_selector={
                                     "kubernetes.io/hostname": "missing"})))
+            # Delegated authorization: anonymous and unprivileged users are forbidden, a bad
+            # token is unauthorized, /healthz stays open.
+            status, body = self.get_secure(port, "/metrics")
+            self.assertEqual(status, 403, body)
+            self.assertEqual(json.loads(body)["message"],
+                             'forbidden: User "system:anonymous" cannot get path "/metrics"')
+            status, body = self.get_secure(port, "/metrics", other)
+            self.assertEqual(status, 403, body)
+            self.assertIn('User "system:serviceaccount:default:nobody" cannot get path',
+                          json.loads(body)["message"])
+            self.assertEqual(self.get_secure(port, "/metrics", "not-a-token")[0], 401)
+            self.assertEqual(self.get_secure(port, "/healthz", token), (200, "ok"))
             want = ('scheduler_schedule_attempts_total{profile="default-scheduler",'
                     'result="scheduled"} 1')
             deadline = time.time() + 30
             metrics = ""
             while time.time() < deadline:
-                status, metrics = self.get_secure(port, "/metrics")
+                status, metrics = self.get_secure(port, "/metrics", token)
                 if want in metrics and 'result="unschedulable"' in metrics:
                     break
                 time.sleep(0.2)
@@ -230,7 +335,7 @@ class FailoverTest(ServerTestCase):
             self.assertIn('scheduler_scheduling_attempt_duration_seconds_count{'
                           'profile="default-scheduler",result="scheduled"} 1', metrics)
             self.assertIn('scheduler_pending_pods{queue="unschedulable"} 1', metrics)
-            self.assertEqual(self.get_secure(port, "/nope")[0], 404)
+            self.assertEqual(self.get_secure(port, "/nope", token)[0], 403)
         finally:
             p.send_signal(signal.SIGTERM)
             try:
