@@ -14,6 +14,25 @@ std::vector<std::string> NamespaceIndexFunc(const Json& object) {
   return {""};
 }
 
+void StripManagedFields(Json& object) {
+  if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
+    m->erase("managedFields");
+  }
+}
+
+void ToObjectMetadata(Json& object) {
+  if (!object.is_object()) return;
+  for (auto it = object.begin(); it != object.end();) {
+    const std::string& k = it.key();
+    if (k == "metadata" || k == "apiVersion" || k == "kind") {
+      ++it;
+    } else {
+      it = object.erase(it);
+    }
+  }
+  StripManagedFields(object);
+}
+
 // ---- Indexer ----
 
 Indexer::Indexer() { index_funcs_[kNamespaceIndex] = NamespaceIndexFunc; }
@@ -235,6 +254,7 @@ bool SharedInformer::ListOnce() {
         // List items carry no kind/apiVersion on the wire; restore them like client-go does.
         if (!kind.empty() && !item.contains("kind")) item["kind"] = kind;
         if (!api_version.empty() && !item.contains("apiVersion")) item["apiVersion"] = api_version;
+        if (options_.transform) options_.transform(item);
         std::string key = ObjectKey(item);
         fresh[key] = std::make_shared<const Json>(std::move(item));
       }
@@ -278,6 +298,7 @@ void SharedInformer::Apply(WatchEvent event) {
     SetRv(std::move(rv));
     return;
   }
+  if (options_.transform) options_.transform(event.object);
   auto obj = std::make_shared<const Json>(std::move(event.object));
   {
     std::lock_guard hl(handlers_mu_);

@@ -113,7 +113,18 @@ struct InformerOptions {
   int64_t watch_timeout_seconds = 300;
   bool allow_watch_bookmarks = true;
   std::string name;  // for logs
+  // Applied to every listed and watched object before it is stored and handed to the handlers
+  // (client-go's SetTransform), e.g. StripManagedFields to keep the cache small. Runs on the
+  // informer's thread; must keep metadata.namespace, name, uid and resourceVersion.
+  std::function<void(Json& object)> transform;
 };
+
+// Transforms for InformerOptions::transform.
+// Removes metadata.managedFields (what kube-controller-manager does to every cached object).
+void StripManagedFields(Json& object);
+// Keeps only apiVersion, kind and metadata without managedFields: the PartialObjectMetadata view
+// that metadata informers cache (the garbage collector needs nothing else).
+void ToObjectMetadata(Json& object);
 
 class SharedInformer {
  public:

@@ -310,6 +310,64 @@ TEST(InformerTest, Resync) {
   EXPECT_EQ(rec.calls()[1], "update ns/a");
 }
 
+TEST(InformerTest, TransformAppliesToListedAndWatchedObjects) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  Json a = Pod("ns", "a");
+  a["metadata"]["managedFields"] = Json::array({{{"manager", "m"}}});
+  a["metadata"]["labels"] = {{"x", "y"}};
+  ASSERT_TRUE(c.Create(pods, "ns", a).ok());
+  InformerOptions o = Fast();
+  o.transform = ToObjectMetadata;
+  SharedInformer inf(NewListerWatcher(c, pods), o);
+  std::mutex mu;
+  std::vector<Json> seen;
+  inf.AddEventHandler({.on_add =
+                           [&](const ObjectPtr& p) {
+                             std::lock_guard l(mu);
+                             seen.push_back(*p);
+                           },
+                       .on_update =
+                           [&](const ObjectPtr&, const ObjectPtr& p) {
+                             std::lock_guard l(mu);
+                             seen.push_back(*p);
+                           }});
+  inf.Start();
+  ASSERT_TRUE(inf.WaitForCacheSync(seconds(10)));
+  ASSERT_TRUE(Eventually([&] { return c.NumWatches() == 1; }));
+  Json b = Pod("ns", "b", "n1");
+  b["metadata"]["managedFields"] = Json::array({{{"manager", "m"}}});
+  b["status"] = {{"phase", "Pending"}};
+  ASSERT_TRUE(c.Create(pods, "ns", b).ok());
+  ASSERT_TRUE(Eventually([&] { return inf.indexer().Size() == 2; }));
+  for (const std::string key : {"ns/a", "ns/b"}) {
+    ObjectPtr got = inf.indexer().Get(key);
+    ASSERT_TRUE(got) << key;
+    EXPECT_FALSE(got->contains("spec")) << got->dump();
+    EXPECT_FALSE(got->contains("status")) << got->dump();
+    EXPECT_FALSE((*got)["metadata"].contains("managedFields")) << got->dump();
+    EXPECT_EQ((*got)["kind"], "Pod");
+    EXPECT_FALSE((*got)["metadata"].value("uid", "").empty());
+    EXPECT_FALSE((*got)["metadata"].value("resourceVersion", "").empty());
+  }
+  EXPECT_EQ((*inf.indexer().Get("ns/a"))["metadata"]["labels"]["x"], "y");
+  std::lock_guard l(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  for (const Json& p : seen) EXPECT_FALSE(p.contains("spec"));
+}
+
+TEST(InformerTest, StripManagedFieldsKeepsTheRest) {
+  Json p = Pod("ns", "a", "n1");
+  p["metadata"]["managedFields"] = Json::array({{{"manager", "m"}}});
+  StripManagedFields(p);
+  EXPECT_FALSE(p["metadata"].contains("managedFields"));
+  EXPECT_EQ(p["spec"]["nodeName"], "n1");
+  Json weird = Json::array();
+  StripManagedFields(weird);  // not an object: unchanged, no crash
+  ToObjectMetadata(weird);
+  EXPECT_TRUE(weird.is_array());
+}
+
 TEST(InformerTest, WaitForCacheSyncTimesOut) {
   FakeClient c;
   c.InjectError("list", "*", absl::UnavailableError("down"), 1000000);

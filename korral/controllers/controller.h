@@ -36,6 +36,11 @@ class InformerFactory {
   // Returns the informer for `ref`, creating it (not started) on first use. The pointer stays
   // valid for the factory's lifetime.
   virtual client::SharedInformer* For(const client::ResourceRef& ref) = 0;
+  // A metadata informer (upstream: metadatainformer, PartialObjectMetadata): its objects carry
+  // only apiVersion, kind and metadata. Shares the full informer when some controller asks for
+  // `ref` with For before the informers start (as upstream's garbage collector reuses the typed
+  // informers), so each resource is watched once. The default returns For(ref).
+  virtual client::SharedInformer* ForMetadata(const client::ResourceRef& ref) { return For(ref); }
   // Starts every informer created so far that is not started yet.
   virtual void Start() = 0;
   // Waits until every started informer has synced; false on timeout.
@@ -45,8 +50,19 @@ class InformerFactory {
 };
 
 // Creates an InformerFactory that lists and watches through `client` (must outlive it).
+// `options.transform` (if any) applies to every full informer; metadata informers apply
+// client::ToObjectMetadata.
 std::unique_ptr<InformerFactory> NewInformerFactory(client::Client& client,
                                                     client::InformerOptions options = {});
+
+// The controller manager's cache transform (upstream strips managedFields from every cached
+// object). korral also drops the pod fields no controller reads (the service account token
+// volume and other volumes except persistentVolumeClaims, volumeMounts, termination message
+// settings, imagePullPolicy, dnsPolicy, enableServiceLinks, preemptionPolicy, schedulerName, an
+// empty securityContext, the deprecated serviceAccount): pods dominate the cache. Cached pods are
+// never written back whole (status updates ignore spec). A controller that starts reading one of
+// these fields must remove it from the list in informer_factory.cc.
+void CompactCachedObject(client::Json& object);
 
 // Settings shared by the controllers (upstream flag names in comments).
 struct ControllerOptions {

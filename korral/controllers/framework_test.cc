@@ -28,6 +28,98 @@ TEST(InformerFactoryTest, SharesOneInformerPerResource) {
   f->Stop();
 }
 
+TEST(InformerFactoryTest, MetadataInformersShareFullOnesAndStripEverythingElse) {
+  client::FakeClient fake;
+  const client::ResourceRef secrets{"", "v1", "secrets", true};
+  ASSERT_TRUE(fake.Create(secrets, "default",
+                          {{"metadata", {{"name", "s"}, {"labels", {{"a", "b"}}}}},
+                           {"data", {{"k", "dg=="}}}})
+                  .ok());
+  ASSERT_TRUE(fake.Create(client::resources::Pods(), "default",
+                          {{"metadata", {{"name", "p"}}}, {"spec", {{"nodeName", "n1"}}}})
+                  .ok());
+  client::InformerOptions o;
+  o.transform = CompactCachedObject;
+  auto f = NewInformerFactory(fake, o);
+  // The garbage collector asks for metadata first; a later full request shares the informer.
+  auto* meta_pods = f->ForMetadata(client::resources::Pods());
+  auto* full_pods = f->For(client::resources::Pods());
+  EXPECT_EQ(meta_pods, full_pods);
+  EXPECT_EQ(f->ForMetadata(client::resources::Pods()), full_pods);
+  auto* meta_secrets = f->ForMetadata(secrets);
+  f->Start();
+  ASSERT_TRUE(f->WaitForCacheSync(std::chrono::seconds(5)));
+  auto s = meta_secrets->indexer().Get("default/s");
+  ASSERT_NE(s, nullptr);
+  EXPECT_FALSE(s->contains("data")) << s->dump();
+  EXPECT_EQ((*s)["metadata"]["labels"]["a"], "b");
+  EXPECT_FALSE((*s)["metadata"].value("uid", "").empty());
+  auto p = full_pods->indexer().Get("default/p");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ((*p)["spec"]["nodeName"], "n1");
+  // A full request after the metadata informer started gets its own full informer.
+  auto* full_secrets = f->For(secrets);
+  EXPECT_NE(full_secrets, meta_secrets);
+  EXPECT_EQ(f->For(secrets), full_secrets);
+  f->Start();
+  ASSERT_TRUE(f->WaitForCacheSync(std::chrono::seconds(5)));
+  auto full = full_secrets->indexer().Get("default/s");
+  ASSERT_NE(full, nullptr);
+  EXPECT_EQ((*full)["data"]["k"], "dg==");
+  f->Stop();
+}
+
+TEST(CompactCachedObjectTest, DropsManagedFieldsAndUnreadPodFields) {
+  Json pod = Json::parse(R"({
+    "apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": "p", "namespace": "d", "managedFields": [{"manager": "m"}],
+                 "labels": {"app": "a"}},
+    "spec": {
+      "containers": [{"name": "c", "image": "i", "imagePullPolicy": "IfNotPresent",
+                      "ports": [{"containerPort": 80, "name": "http"}],
+                      "resources": {"requests": {"cpu": "1m"}},
+                      "terminationMessagePath": "/dev/termination-log",
+                      "terminationMessagePolicy": "File",
+                      "volumeMounts": [{"name": "kube-api-access-x", "mountPath": "/var/run"}]}],
+      "initContainers": [{"name": "i", "image": "i", "imagePullPolicy": "Always"}],
+      "volumes": [{"name": "kube-api-access-x", "projected": {"sources": []}},
+                  {"name": "data", "persistentVolumeClaim": {"claimName": "data-p"}}],
+      "dnsPolicy": "ClusterFirst", "enableServiceLinks": true, "schedulerName": "default-scheduler",
+      "preemptionPolicy": "PreemptLowerPriority", "securityContext": {},
+      "serviceAccount": "default", "serviceAccountName": "default", "nodeName": "n1",
+      "hostname": "h", "subdomain": "s", "terminationGracePeriodSeconds": 30, "priority": 0,
+      "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                       "effect": "NoExecute", "tolerationSeconds": 300}]},
+    "status": {"phase": "Running", "podIP": "10.0.0.1"}})");
+  CompactCachedObject(pod);
+  Json want = Json::parse(R"({
+    "apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": "p", "namespace": "d", "labels": {"app": "a"}},
+    "spec": {
+      "containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80, "name": "http"}],
+                      "resources": {"requests": {"cpu": "1m"}}}],
+      "initContainers": [{"name": "i", "image": "i"}],
+      "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-p"}}],
+      "serviceAccountName": "default", "nodeName": "n1", "hostname": "h", "subdomain": "s",
+      "terminationGracePeriodSeconds": 30, "priority": 0,
+      "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                       "effect": "NoExecute", "tolerationSeconds": 300}]},
+    "status": {"phase": "Running", "podIP": "10.0.0.1"}})");
+  EXPECT_EQ(pod, want) << pod.dump(1);
+  // Other kinds only lose managedFields.
+  Json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata", {{"name", "c"}, {"managedFields", Json::array()}}},
+             {"data", {{"volumes", "x"}}}};
+  CompactCachedObject(cm);
+  EXPECT_FALSE(cm["metadata"].contains("managedFields"));
+  EXPECT_EQ(cm["data"]["volumes"], "x");
+  // A pod without a spec, or a non-object spec, is left alone.
+  Json odd = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"spec", 3}};
+  CompactCachedObject(odd);
+  EXPECT_EQ(odd["spec"], 3);
+}
+
 ControllerDescriptor D(std::string name, bool on = true, std::vector<std::string> aliases = {}) {
   ControllerDescriptor d;
   d.name = std::move(name);

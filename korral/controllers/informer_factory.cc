@@ -1,12 +1,55 @@
 // korral/controllers/informer_factory.cc: the shared informer factory (client-go's
-// SharedInformerFactory): one informer per resource, created on first use.
+// SharedInformerFactory plus the metadata informer factory): one informer per resource, created
+// on first use.
 #include <map>
+#include <memory>
 #include <mutex>
 
+#include "korral/base/log.h"
 #include "korral/controllers/controller.h"
 
 namespace korral::controllers {
+
+using client::Json;
+
 namespace {
+
+void CompactContainers(Json& spec, const char* field) {
+  auto cs = spec.find(field);
+  if (cs == spec.end() || !cs->is_array()) return;
+  for (Json& c : *cs) {
+    if (!c.is_object()) continue;
+    for (const char* f : {"volumeMounts", "terminationMessagePath", "terminationMessagePolicy",
+                          "imagePullPolicy"}) {
+      c.erase(f);
+    }
+  }
+}
+
+void CompactPodSpec(Json& spec) {
+  if (!spec.is_object()) return;
+  if (auto v = spec.find("volumes"); v != spec.end() && v->is_array()) {
+    Json kept = Json::array();
+    for (Json& vol : *v) {
+      if (vol.is_object() && vol.contains("persistentVolumeClaim")) kept.push_back(std::move(vol));
+    }
+    if (kept.empty()) {
+      spec.erase(v);
+    } else {
+      *v = std::move(kept);
+    }
+  }
+  for (const char* f :
+       {"dnsPolicy", "enableServiceLinks", "preemptionPolicy", "schedulerName", "serviceAccount"}) {
+    spec.erase(f);
+  }
+  if (auto sc = spec.find("securityContext"); sc != spec.end() && sc->is_object() && sc->empty()) {
+    spec.erase(sc);
+  }
+  CompactContainers(spec, "containers");
+  CompactContainers(spec, "initContainers");
+  CompactContainers(spec, "ephemeralContainers");
+}
 
 class InformerFactoryImpl : public InformerFactory {
  public:
@@ -16,17 +59,31 @@ class InformerFactoryImpl : public InformerFactory {
 
   client::SharedInformer* For(const client::ResourceRef& ref) override {
     std::lock_guard l(mu_);
-    std::string key = ref.group + "/" + ref.version + "/" + ref.resource;
+    std::string key = KeyOf(ref);
+    auto it = informers_.find(key);
+    if (it != informers_.end()) {
+      Entry& e = it->second;
+      if (!*e.metadata_only) return e.informer.get();
+      if (!e.started) {
+        // Nobody consumed metadata-only objects yet: serve everyone the full objects.
+        *e.metadata_only = false;
+        return e.informer.get();
+      }
+      // Already watching metadata only: a second, full informer.
+      KLOG(Info, "informers: {} is watched for metadata already; adding a full informer",
+           ref.QualifiedResource());
+      key = "full:" + key;
+      if (auto f = informers_.find(key); f != informers_.end()) return f->second.informer.get();
+    }
+    return Create(key, ref, /*metadata_only=*/false);
+  }
+
+  client::SharedInformer* ForMetadata(const client::ResourceRef& ref) override {
+    std::lock_guard l(mu_);
+    std::string key = KeyOf(ref);
     auto it = informers_.find(key);
     if (it != informers_.end()) return it->second.informer.get();
-    client::InformerOptions opts = options_;
-    opts.name = ref.QualifiedResource();
-    Entry e;
-    e.informer = std::make_unique<client::SharedInformer>(client::NewListerWatcher(client_, ref),
-                                                          std::move(opts));
-    auto* out = e.informer.get();
-    informers_.emplace(key, std::move(e));
-    return out;
+    return Create(key, ref, /*metadata_only=*/true);
   }
 
   void Start() override {
@@ -63,8 +120,35 @@ class InformerFactoryImpl : public InformerFactory {
  private:
   struct Entry {
     std::unique_ptr<client::SharedInformer> informer;
+    // Decided before the informer starts (read by its transform on the informer's thread).
+    std::shared_ptr<bool> metadata_only;
     bool started = false;
   };
+
+  static std::string KeyOf(const client::ResourceRef& ref) {
+    return ref.group + "/" + ref.version + "/" + ref.resource;
+  }
+
+  client::SharedInformer* Create(const std::string& key, const client::ResourceRef& ref,
+                                 bool metadata_only) {
+    client::InformerOptions opts = options_;
+    opts.name = ref.QualifiedResource();
+    Entry e;
+    e.metadata_only = std::make_shared<bool>(metadata_only);
+    opts.transform = [metadata_only = e.metadata_only, full = options_.transform](Json& object) {
+      if (*metadata_only) {
+        client::ToObjectMetadata(object);
+      } else if (full) {
+        full(object);
+      }
+    };
+    e.informer = std::make_unique<client::SharedInformer>(client::NewListerWatcher(client_, ref),
+                                                          std::move(opts));
+    auto* out = e.informer.get();
+    informers_.emplace(key, std::move(e));
+    return out;
+  }
+
   client::Client& client_;
   const client::InformerOptions options_;
   std::mutex mu_;
@@ -73,6 +157,15 @@ class InformerFactoryImpl : public InformerFactory {
 };
 
 }  // namespace
+
+void CompactCachedObject(Json& object) {
+  client::StripManagedFields(object);
+  auto kind = object.find("kind");
+  if (kind == object.end() || *kind != "Pod") return;
+  auto api_version = object.find("apiVersion");
+  if (api_version == object.end() || *api_version != "v1") return;
+  if (auto spec = object.find("spec"); spec != object.end()) CompactPodSpec(*spec);
+}
 
 std::unique_ptr<InformerFactory> NewInformerFactory(client::Client& client,
                                                     client::InformerOptions options) {

@@ -81,6 +81,8 @@ absl::StatusOr<std::unique_ptr<ControllerManager>> ControllerManager::Start(
     std::vector<ControllerDescriptor> descriptors) {
   KORRAL_RETURN_IF_ERROR(ValidateControllersFlag(config.controllers, descriptors));
   std::unique_ptr<ControllerManager> m(new ControllerManager());
+  // Upstream's kube-controller-manager strips managedFields from every cached object.
+  if (!config.informer_options.transform) config.informer_options.transform = CompactCachedObject;
   m->informers_ = NewInformerFactory(client, config.informer_options);
   m->ctx_.client = &client;
   m->ctx_.informers = m->informers_.get();

@@ -25,6 +25,7 @@ struct ManagerConfig {
   std::vector<std::string> controllers = {"*"};  // --controllers
   ControllerOptions options;
   Clock* clock = nullptr;  // default: Clock::Real()
+  // Options of every shared informer; an empty transform means CompactCachedObject.
   client::InformerOptions informer_options;
   std::chrono::milliseconds cache_sync_timeout{60000};
   // --use-service-account-credentials: when set, each controller with an upstream service

@@ -89,7 +89,9 @@ absl::StatusOr<int> GarbageCollector::SyncMonitors() {
       OnUpsert(ref, *o);
     };
     h.on_delete = [this](const client::ObjectPtr& o, bool) { OnDelete(*o); };
-    ctx_.informers->For(ref)->AddEventHandler(std::move(h));
+    // Metadata is all the graph needs (upstream: metadata informers, or the typed informer
+    // another controller already uses).
+    ctx_.informers->ForMetadata(ref)->AddEventHandler(std::move(h));
   }
   return static_cast<int>(fresh.size());
 }
