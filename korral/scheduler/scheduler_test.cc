@@ -87,6 +87,105 @@ TEST(SchedulerServer, BindsThroughTheApiAndReportsFailures) {
   (*s)->Stop();
 }
 
+Json PvJson(const std::string& name, const std::string& cls, const std::string& node) {
+  return {{"apiVersion", "v1"},
+          {"kind", "PersistentVolume"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"capacity", {{"storage", "5Gi"}}},
+            {"accessModes", {"ReadWriteOnce"}},
+            {"storageClassName", cls},
+            {"hostPath", {{"path", "/tmp/" + name}}},
+            {"nodeAffinity",
+             {{"required",
+               {{"nodeSelectorTerms",
+                 Json::array({{{"matchExpressions", Json::array({{{"key", "kubernetes.io/hostname"},
+                                                                  {"operator", "In"},
+                                                                  {"values", {node}}}})}}})}}}}}}},
+          {"status", {{"phase", "Available"}}}};
+}
+
+Json PvcJson(const std::string& name, const std::string& cls, const std::string& volume = "") {
+  Json spec = {{"accessModes", {"ReadWriteOnce"}},
+               {"resources", {{"requests", {{"storage", "1Gi"}}}}},
+               {"storageClassName", cls}};
+  if (!volume.empty()) spec["volumeName"] = volume;
+  return {{"apiVersion", "v1"},
+          {"kind", "PersistentVolumeClaim"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", spec}};
+}
+
+Json PodWithClaim(const std::string& name, const std::string& claim) {
+  Json p = testing::PodJson(name);
+  p["spec"]["volumes"] =
+      Json::array({{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", claim}}}}});
+  return p;
+}
+
+TEST(SchedulerServer, VolumesThroughTheApi) {
+  BindingFakeClient fake;
+  client::ResourceRef pvs{"", "v1", "persistentvolumes", false};
+  client::ResourceRef pvcs{"", "v1", "persistentvolumeclaims", true};
+  client::ResourceRef classes{"storage.k8s.io", "v1", "storageclasses", false};
+  ASSERT_TRUE(fake.Create(Nodes(), "", testing::NodeJson("a")).ok());
+  ASSERT_TRUE(fake.Create(Nodes(), "", testing::NodeJson("b")).ok());
+  ASSERT_TRUE(fake.Create(classes, "",
+                          {{"apiVersion", "storage.k8s.io/v1"},
+                           {"kind", "StorageClass"},
+                           {"metadata", {{"name", "local"}}},
+                           {"provisioner", "kubernetes.io/no-provisioner"},
+                           {"volumeBindingMode", "WaitForFirstConsumer"}})
+                  .ok());
+  ASSERT_TRUE(fake.Create(pvs, "", PvJson("pv-b", "local", "b")).ok());
+  ASSERT_TRUE(fake.Create(pvs, "", PvJson("pv-a", "", "a")).ok());
+  ASSERT_TRUE(fake.Create(pvcs, "default", PvcJson("wffc", "local")).ok());
+  ASSERT_TRUE(fake.Create(pvcs, "default", PvcJson("bound", "", "pv-a")).ok());
+  ASSERT_TRUE(fake.Create(pvcs, "default", PvcJson("imm", "")).ok());
+  SchedulerServerOptions o;
+  o.config.profiles.push_back(ProfileConfig{});
+  o.config.leader_election.leader_elect = false;
+  o.bind_workers = 2;
+  auto s = SchedulerServer::New(fake, o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE((*s)->Start().ok());
+  ASSERT_TRUE(fake.Create(Pods(), "default", PodWithClaim("p-wffc", "wffc")).ok());
+  ASSERT_TRUE(fake.Create(Pods(), "default", PodWithClaim("p-bound", "bound")).ok());
+  ASSERT_TRUE(fake.Create(Pods(), "default", PodWithClaim("p-imm", "imm")).ok());
+  // WaitForFirstConsumer: the PV that fits decides the node; PreBind wrote both sides.
+  EXPECT_TRUE(Eventually([&] { return NodeOf(fake, "p-wffc") == "b"; }));
+  auto pv = fake.Get(pvs, "", "pv-b");
+  ASSERT_TRUE(pv.ok());
+  EXPECT_EQ((*pv)["spec"]["claimRef"]["name"], "wffc");
+  EXPECT_EQ((*pv)["spec"]["claimRef"]["namespace"], "default");
+  auto pvc = fake.Get(pvcs, "default", "wffc");
+  ASSERT_TRUE(pvc.ok());
+  EXPECT_EQ((*pvc)["spec"]["volumeName"], "pv-b");
+  // Bound claim: the PV's node affinity.
+  EXPECT_TRUE(Eventually([&] { return NodeOf(fake, "p-bound") == "a"; }));
+  // Unbound Immediate claim: upstream's message.
+  EXPECT_TRUE(Eventually([&] {
+    auto p = fake.Get(Pods(), "default", "p-imm");
+    if (!p.ok() || !(*p)["status"].contains("conditions")) return false;
+    for (const auto& c : (*p)["status"]["conditions"]) {
+      if (c["type"] == "PodScheduled" && c["status"] == "False" &&
+          c["message"] ==
+              "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. "
+              "preemption: 0/2 nodes are available: 2 Preemption is not helpful for "
+              "scheduling..") {
+        return true;
+      }
+    }
+    return false;
+  }));
+  // Once the claim is bound (here by hand, as a PV controller would), the pod is retried.
+  Json imm = *fake.Get(pvcs, "default", "imm");
+  imm["spec"]["volumeName"] = "pv-a";
+  ASSERT_TRUE(fake.Update(pvcs, "default", imm).ok());
+  EXPECT_TRUE(Eventually([&] { return NodeOf(fake, "p-imm") == "a"; }));
+  (*s)->Stop();
+}
+
 TEST(SchedulerServer, OnlyTheLeaderSchedules) {
   BindingFakeClient fake;
   ASSERT_TRUE(fake.Create(Nodes(), "", testing::NodeJson("n1")).ok());
