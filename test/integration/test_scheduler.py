@@ -182,14 +182,16 @@ class SchedulerTest(ServerTestCase):
         # Unbound, Immediate (no class): unschedulable on every node.
         self.apply(pvc("unbound", ["ReadWriteOnce"]))
         self.apply(pod_with("vol-pending", "unbound"))
-        cond = self.wait_for(lambda: self.scheduled_condition("vol-pending"),
-                             what="PodScheduled=False")
         n = len(self.server.kubectl_json("get", "nodes")["items"])
         want = ("0/%d nodes are available: pod has unbound immediate PersistentVolumeClaims. "
                 "preemption: 0/%d nodes are available: %d Preemption is not helpful for "
                 "scheduling.." % (n, n, n))
+        # (The first attempt may predate the two new nodes; node events retry the pod.)
+        cond = self.wait_for(
+            lambda: (lambda c: c if c and c["message"] == want else None)(
+                self.scheduled_condition("vol-pending")),
+            what="PodScheduled=False with the unbound-claim message")
         self.assertEqual(cond["reason"], "Unschedulable")
-        self.assertEqual(cond["message"], want)
         describe = self.wait_for(
             lambda: (lambda d: d if "FailedScheduling" in d else None)(
                 self.kubectl("describe", "pod", "vol-pending").stdout),
