@@ -161,6 +161,9 @@ void AddServerFlags(CLI::App* cmd, korral::apiserver::ApiServerConfig* c) {
             std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(*d));
       },
       "Longest a non-long-running request may take with timeout= (default 1m0s)");
+  cmd->add_option("--kubelet-certificate-authority", c->kubelet_certificate_authority,
+                  "CA bundle the kubelets' serving certificates must chain to (default: the "
+                  "cluster CA; \"none\": not verified)");
   korral::apiserver::security::AddSecurityFlags(cmd, &c->security);
 }
 

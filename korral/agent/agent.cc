@@ -14,6 +14,7 @@
 
 #include "fmt/format.h"
 #include "korral/agent/images.h"
+#include "korral/agent/serving_cert.h"
 #include "korral/base/clock.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
@@ -249,6 +250,7 @@ struct Agent::Impl {
   std::unique_ptr<Supervisor> containerd, registry;
   std::unique_ptr<cri::Runtime> runtime;
   std::unique_ptr<client::RestClient> client;
+  std::unique_ptr<NodeCertificates> certs;  // client + serving certificate rotation
   std::unique_ptr<kubelet::Kubelet> kubelet;
   std::unique_ptr<kubelet::server::Backend> backend;
   std::unique_ptr<kubelet::stats::PodStatsProvider> stats_provider;
@@ -413,6 +415,9 @@ absl::Status Agent::Start() {
   KORRAL_ASSIGN_OR_RETURN(client::RestConfig rc, client::LoadKubeconfig(cfg.kubeconfig));
   if (!cfg.server.empty()) rc.host = cfg.server;
   rc.user_agent = "korral-kubelet/" + node;
+  a.certs = std::make_unique<NodeCertificates>(
+      NodeCertificatesOptions{.node_name = node, .data_dir = d.string()});
+  a.certs->ConfigureClient(&rc, cfg.kubeconfig);
   KORRAL_ASSIGN_OR_RETURN(a.client, client::RestClient::New(rc));
 
   kubelet::KubeletConfig kc;
@@ -425,6 +430,8 @@ absl::Status Agent::Start() {
   kc.node_labels = cfg.node_labels;
   kc.kubelet_port = cfg.kubelet_port;
   kc.cluster_dns = cfg.cluster_dns;
+  kc.pod_manifest_path = cfg.pod_manifest_path;
+  kc.pinned_images = {cfg.sandbox_image};  // never image-GC'd (containerd 1.6 does not pin it)
   a.kubelet = std::make_unique<kubelet::Kubelet>(*a.client, *a.runtime, kc);
   KORRAL_RETURN_IF_ERROR(a.kubelet->Start());
   KORRAL_RETURN_IF_ERROR(a.StartServer(rc.ca_pem, node));
@@ -436,16 +443,10 @@ absl::Status Agent::Impl::StartServer(const std::string& client_ca_pem, const st
   // Serves on the node's address (the one in status.addresses the apiserver dials).
   std::string ip = cfg.node_ip.empty() ? kubelet->impl()->node_ip : cfg.node_ip;
   if (ip.empty()) ip = "127.0.0.1";
-  // Serving certificate: a node-local CA (the apiserver does not verify kubelet certificates
-  // unless told to). TODO(korral): a cluster-CA-signed serving certificate (CSR flow).
-  KORRAL_ASSIGN_OR_RETURN(pki::CertKeyPair ca, pki::NewSelfSignedCA("korral-kubelet-ca@" + node));
-  pki::CertOptions co;
-  co.common_name = node;
-  co.dns_names = {node, "localhost"};
-  co.ip_addresses = {"127.0.0.1"};
-  if (ip != "127.0.0.1") co.ip_addresses.push_back(ip);
-  co.usage = pki::CertUsage::kServer;
-  KORRAL_ASSIGN_OR_RETURN(pki::CertKeyPair serving, pki::NewSignedCert(ca, co));
+  // Serving certificate: the cluster CA's through a kubelet-serving CSR, renewed while serving
+  // (serving_cert.h); a node-local one until it is issued.
+  KORRAL_RETURN_IF_ERROR(certs->Start(client.get(), {ip}, client_ca_pem));
+  pki::CertKeyPair serving = certs->InitialServingPair();
   backend = kubelet::NewServerBackend(*kubelet);
   stats_provider = kubelet::NewStatsProvider(*kubelet);
   kubelet::stats::SamplerOptions so;
@@ -455,6 +456,7 @@ absl::Status Agent::Impl::StartServer(const std::string& client_ca_pem, const st
   absl::Status stats_init = sampler->Init();
   if (stats_init.ok()) {
     sampler->Start();
+    kubelet->SetEvictionStats(kubelet::NewSamplerEvictionStats(sampler.get()));
   } else {
     KLOG(Warning, "agent: stats are not collected: {}", StatusMessage(stats_init));
   }
@@ -463,6 +465,7 @@ absl::Status Agent::Impl::StartServer(const std::string& client_ca_pem, const st
   o.port = static_cast<uint16_t>(cfg.kubelet_port);
   o.cert_pem = serving.cert_pem;
   o.key_pem = serving.key_pem;
+  o.certificate_source = [c = certs.get()] { return c->ServingCertificate(); };
   // Client certificates signed by the cluster CA (the apiserver's), bearer tokens through
   // TokenReview; every request authorized with a SubjectAccessReview on nodes/<node>.
   o.client_ca_pem = client_ca_pem;
@@ -490,6 +493,7 @@ absl::Status Agent::Impl::StartServer(const std::string& client_ca_pem, const st
 
 void Agent::Stop() {
   Impl& a = *impl_;
+  if (a.certs) a.certs->Stop();
   if (a.server) a.server->Stop();
   if (a.sampler) a.sampler->Stop();
   if (a.kubelet) {

@@ -169,16 +169,22 @@ class ApiServerImpl final : public ApiServer {
     HandlerOptions handler_options;
     // The apiserver talks to kubelets as kube-apiserver-kubelet-client (bound to
     // system:kubelet-api-admin), never as system:masters; issued in memory at each start.
-    // TODO(korral): verification of kubelet serving certificates (--kubelet-certificate-
-    // authority); until then they are not verified, kube-apiserver's default without the flag.
+    // Kubelet serving certificates are verified against --kubelet-certificate-authority.
+    std::string kubelet_ca = pki_.ca.cert_pem;
+    if (c.kubelet_certificate_authority == "none") {
+      kubelet_ca.clear();
+    } else if (!c.kubelet_certificate_authority.empty()) {
+      KORRAL_ASSIGN_OR_RETURN(kubelet_ca, pki::ReadCaBundle(c.kubelet_certificate_authority,
+                                                            "--kubelet-certificate-authority"));
+    }
     pki::CertOptions kubelet_client_opts;
     kubelet_client_opts.common_name = "kube-apiserver-kubelet-client";
     kubelet_client_opts.usage = pki::CertUsage::kClient;
     KORRAL_ASSIGN_OR_RETURN(pki::CertKeyPair kubelet_client_cert,
                             pki::NewSignedCert(pki_.ca, kubelet_client_opts));
     handler_options.node_proxy = std::make_shared<NodeProxy>(
-        store_.get(),
-        KubeletClientOptions{"", kubelet_client_cert.cert_pem, kubelet_client_cert.key_pem});
+        store_.get(), KubeletClientOptions{kubelet_ca, kubelet_client_cert.cert_pem,
+                                           kubelet_client_cert.key_pem});
     handler_options.security = security_.get();
     handler_options.max_inflight = limiter;
     handler_options.request_timeout = c.request_timeout;
@@ -187,6 +193,7 @@ class ApiServerImpl final : public ApiServer {
     KubeletClientConfig kubelet_client;
     kubelet_client.client_cert_pem = kubelet_client_cert.cert_pem;
     kubelet_client.client_key_pem = kubelet_client_cert.key_pem;
+    kubelet_client.ca_pem = kubelet_ca;
     metrics_api_ = std::make_unique<MetricsApi>(store_.get(), &Clock::Real(),
                                                 NewKubeletSummaryFetcher(kubelet_client));
     handler_->SetMetricsApi(metrics_api_.get());

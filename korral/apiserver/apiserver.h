@@ -38,6 +38,11 @@ struct ApiServerConfig {
   int max_requests_inflight = 400;
   int max_mutating_requests_inflight = 200;
   std::chrono::seconds request_timeout{60};
+  // PEM bundle file the kubelets' serving certificates must chain to, checked (with the
+  // address dialed) on every connection to a kubelet: logs, exec, attach, port-forward, node
+  // proxy, metrics (upstream's --kubelet-certificate-authority). "" = the cluster CA (which signs
+  // kubelet-serving CSRs); "none" = not verified (upstream's behaviour without the flag).
+  std::string kubelet_certificate_authority;
   // Authentication, authorization, admission, encryption at rest and audit flags.
   security::SecurityOptions security;
 };

@@ -56,8 +56,7 @@ class HttpsSummaryFetcher final : public KubeletSummaryFetcher {
     rc.client_cert_pem = config_.client_cert_pem;
     rc.client_key_pem = config_.client_key_pem;
     rc.ca_pem = config_.ca_pem;
-    // TODO(korral): verify kubelet serving certificates once kubelets get them from the
-    // cluster CA (upstream's --kubelet-certificate-authority).
+    // Verified against --kubelet-certificate-authority when set (korral server: the cluster CA).
     rc.insecure = config_.ca_pem.empty();
     rc.timeout = config_.timeout;
     rc.qps = 0;

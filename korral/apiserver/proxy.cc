@@ -186,6 +186,11 @@ absl::StatusOr<UpstreamReply> RoundTrip(const KubeletClientOptions& options, con
   auto conn = target.tls ? streaming::DialTls(target.host, target.port, tls, options.dial_timeout)
                          : streaming::DialTcp(target.host, target.port, options.dial_timeout);
   if (!conn.ok()) {
+    // Upstream's upgrade-aware proxy (exec, attach, port-forward) and its log/proxy transport
+    // word a failed dial differently.
+    if (upgrade) {
+      return UpstreamError("error dialing backend: " + std::string(StatusMessage(conn.status())));
+    }
     return UpstreamError(fmt::format("{} \"{}\": {}", req.method == "POST" ? "Post" : "Get", url,
                                      StatusMessage(conn.status())));
   }

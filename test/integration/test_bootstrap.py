@@ -1,18 +1,25 @@
 """Node join with a bootstrap token and the certificates.k8s.io API, end to end: `korral token
 create`, `korral agent --token` (TLS bootstrap: CSR as system:bootstrap:<id>, auto-approval by
 the controller manager's csrapproving, signing by csrsigning with the cluster CA, kubeconfig
-written under the agent's data dir and reused on restart), `kubectl certificate approve|deny`,
-the kube-apiserver-client signer, CSR validation and the approval permission checks.
+written under the agent's data dir and reused on restart), the kubelet serving certificate (a
+kubelet-serving CSR by the node, auto-approved by korral's kubelet-serving approver, served by
+the kubelet and verified by the apiserver, which refuses a kubelet whose certificate the cluster
+CA did not sign), `kubectl certificate approve|deny`, the kube-apiserver-client signer, CSR
+validation and the approval permission checks.
 
 The agent runs without containerd (a CRI endpoint that does not exist): the bootstrap happens
 before the runtime is needed, so this runs unprivileged."""
 import base64
+import datetime
+import http.server
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -26,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
 
 KUBELET_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
+SERVING_SIGNER = "kubernetes.io/kubelet-serving"
 CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
 
 
@@ -65,6 +73,61 @@ def csr_object(name, pem, signer, usages, expiration=None):
 
 def conditions(csr):
     return {c["type"]: c for c in csr.get("status", {}).get("conditions", [])}
+
+
+def node_address(node_obj):
+    st = node_obj.get("status", {})
+    port = st.get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port")
+    ips = [a["address"] for a in st.get("addresses", []) if a["type"] == "InternalIP"]
+    return (ips[0], port) if port and ips else None
+
+
+class TlsKubelet:
+    """An HTTPS "kubelet" on 127.0.0.1 whose certificate a CA of its own signed."""
+
+    def __init__(self, tmp):
+        self.requests = []
+        outer = self
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rogue")])
+        now = datetime.datetime.utcnow()
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(hours=1))
+                .add_extension(x509.SubjectAlternativeName(
+                    [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]), False)
+                .sign(key, hashes.SHA256()))
+        d = tempfile.mkdtemp(dir=tmp)
+        cert_path, key_path = os.path.join(d, "tls.crt"), os.path.join(d, "tls.key")
+        with open(cert_path, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(key_path, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert_path, key_path)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 class BootstrapTest(harness.ServerTestCase):
@@ -158,6 +221,7 @@ current-context: x
                 stdout=log, stderr=subprocess.STDOUT)
 
         kubeconfig = os.path.join(agent_dir, "kubelet.kubeconfig")
+        stored = os.path.join(agent_dir, "pki", "kubelet-server-current.pem")
 
         def node_registered():
             p = self.kubectl("get", "node", node, "-o", "json", check=False)
@@ -168,6 +232,8 @@ current-context: x
             wait_for(lambda: os.path.exists(kubeconfig), 60, what="the node kubeconfig")
             # The agent's kubelet registers its Node with the new identity.
             wait_for(node_registered, 30, what="the Node registered by the agent")
+            # ... and gets its serving certificate through a kubelet-serving CSR.
+            wait_for(lambda: os.path.exists(stored), 60, what="the kubelet serving certificate")
         finally:
             agent.terminate()
             try:
@@ -202,6 +268,21 @@ current-context: x
             capture_output=True, text=True, timeout=60)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("Forbidden", p.stderr)
+        # The kubelet serving certificate: a kubelet-serving CSR by the node itself,
+        # auto-approved (korral's approver) and issued by the cluster CA.
+        serving = [c for c in self.server.kubectl_json("get", "csr")["items"]
+                   if c["spec"]["signerName"] == SERVING_SIGNER and
+                   c["spec"]["username"] == "system:node:" + node]
+        self.assertEqual(len(serving), 1, serving)
+        self.assertEqual(conditions(serving[0])["Approved"]["reason"], "AutoApproved")
+        self.assertEqual(sorted(serving[0]["spec"]["usages"]),
+                         ["digital signature", "key encipherment", "server auth"])
+        self.assertIn("Approved,Issued",
+                      self.kubectl("get", "csr", serving[0]["metadata"]["name"]).stdout)
+        self.assertEqual(os.stat(stored).st_mode & 0o777, 0o600)
+        cert = x509.load_pem_x509_certificate(open(stored, "rb").read())
+        self.assertEqual(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value,
+                         "system:node:" + node)
         # A restart reuses the credentials, even once the token is gone.
         self.korral("token", "delete", "--data-dir", self.server.data_dir, tid)
         before = os.stat(kubeconfig).st_mtime_ns
@@ -209,6 +290,22 @@ current-context: x
         try:
             wait_for(lambda: "reusing the node credentials" in open(log_path).read(), 30,
                      what="the agent reusing its kubeconfig")
+            wait_for(lambda: "kubelet-serving: reusing the certificate" in open(log_path).read(),
+                     30, what="the agent reusing its serving certificate")
+            # The kubelet presents the CA-signed certificate and the apiserver, verifying it
+            # against the cluster CA, reaches the kubelet through nodes/proxy.
+            addr = wait_for(lambda: node_address(self.server.kubectl_json("get", "node", node)),
+                            30, what="the node's kubelet endpoint")
+            ctx = ssl.create_default_context(cafile=self.ca)
+            ctx.check_hostname = False
+            with socket.create_connection(addr, timeout=10) as sock:
+                with ctx.wrap_socket(sock) as tls:
+                    peer = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+            self.assertEqual(peer.serial_number, cert.serial_number)
+            healthz = wait_for(lambda: (lambda p: p.stdout if p.returncode == 0 else None)(
+                self.kubectl("get", "--raw", "/api/v1/nodes/%s/proxy/healthz" % node,
+                             check=False)), 30, what="nodes/proxy/healthz through the kubelet")
+            self.assertEqual(healthz.strip(), "ok")
         finally:
             agent.terminate()
             try:
@@ -221,6 +318,47 @@ current-context: x
         code, _ = self.token_request(token, "GET", "/apis/certificates.k8s.io/v1/"
                                      "certificatesigningrequests")
         self.assertEqual(code, 401)
+
+    # ---- the apiserver verifies kubelet serving certificates -------------------------------
+    def test_kubelet_with_a_foreign_certificate_is_refused(self):
+        kubelet = TlsKubelet(self.tmp)
+        try:
+            name = "rogue-node"
+            self.kubectl("create", "-f", "-", input=json.dumps(
+                {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}))
+            status = {"status": {
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet.port}}}}
+            code, _, body = self.server.request(
+                "PATCH", "/api/v1/nodes/%s/status" % name, json.dumps(status),
+                {"Content-Type": "application/merge-patch+json"})
+            self.assertEqual(code, 200, body)
+            pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "on-rogue", "namespace": "default"},
+                   "spec": {"nodeName": name, "containers": [{"name": "c", "image": "busybox"}]}}
+            self.kubectl("create", "-f", "-", input=json.dumps(pod))
+            code, _, body = self.server.request(
+                "PATCH", "/api/v1/namespaces/default/pods/on-rogue/status",
+                json.dumps({"status": {"phase": "Running"}}),
+                {"Content-Type": "application/merge-patch+json"})
+            self.assertEqual(code, 200, body)
+            want = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+            p = self.kubectl("logs", "on-rogue", check=False)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn('Get "https://127.0.0.1:%d/containerLogs/default/on-rogue/c' %
+                          kubelet.port, p.stderr)
+            self.assertIn(want, p.stderr)
+            code, _, body = self.server.request("GET", "/api/v1/nodes/%s/proxy/healthz" % name)
+            self.assertEqual(code, 500, body)
+            status = json.loads(body)
+            self.assertEqual(status["kind"], "Status")
+            self.assertIn(want, status["message"])
+            p = self.kubectl("exec", "on-rogue", "--", "true", check=False)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("error dialing backend: " + want, p.stderr)
+            self.assertEqual(kubelet.requests, [])  # nothing got past the handshake
+        finally:
+            kubelet.stop()
 
     def test_agent_bad_flags(self):
         p = self.korral("agent", "--data-dir", os.path.join(self.tmp, "x"), check=False)

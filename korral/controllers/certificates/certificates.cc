@@ -349,6 +349,7 @@ KubeletServingCsrApprovingController::KubeletServingCsrApprovingController(Contr
     : ctx_(ctx),
       check_(std::move(check)),
       csrs_(ctx.informers->For(CertificateSigningRequests())),
+      nodes_(ctx.informers->For(client::resources::Nodes())),
       worker_("kubeletservingcsrapproving", *ctx.clock,
               [this](const std::string& k) { return Sync(k); }) {
   if (!check_) {
@@ -362,6 +363,24 @@ KubeletServingCsrApprovingController::KubeletServingCsrApprovingController(Contr
     };
   }
   csrs_->AddEventHandler(EnqueueHandler(worker_));
+  // A request waiting for its Node (or its addresses) is looked at again when the Node changes.
+  auto requeue = [this](const client::ObjectPtr& node) {
+    std::string cn = std::string(kNodePrefix) +
+                     node->value("metadata", Json::object()).value("name", std::string());
+    for (const auto& csr : csrs_->indexer().List()) {
+      if (SpecString(*csr, "signerName") != kKubeletServingSigner ||
+          CsrHasCondition(*csr, "Approved") || CsrHasCondition(*csr, "Denied")) {
+        continue;
+      }
+      auto info = ParseRequest(*csr);
+      if (info.ok() && info->common_name == cn) {
+        worker_.queue().Add((*csr)["metadata"].value("name", std::string()));
+      }
+    }
+  };
+  nodes_->AddEventHandler({.on_add = requeue,
+                           .on_update = [requeue](const client::ObjectPtr&,
+                                                  const client::ObjectPtr& n) { requeue(n); }});
 }
 
 absl::Status KubeletServingCsrApprovingController::Sync(const std::string& name) {
@@ -374,12 +393,11 @@ absl::Status KubeletServingCsrApprovingController::Sync(const std::string& name)
   if (!info.ok()) return absl::OkStatus();  // the signer fails it
   if (info->common_name.rfind(kNodePrefix, 0) != 0) return absl::OkStatus();
   std::string node_name = info->common_name.substr(sizeof(kNodePrefix) - 1);
-  auto node = ctx_.client->Get(client::resources::Nodes(), "", node_name);
-  if (!node.ok()) {
-    // The node may not have registered yet: retried with backoff.
+  auto node = nodes_->indexer().Get(node_name);
+  if (!node) {
+    // The node may not have registered yet: looked at again when it does (and retried).
     return absl::UnavailableError(absl::string_view("kubelet-serving CSR " + name + ": node " +
-                                                    node_name + ": " +
-                                                    std::string(StatusMessage(node.status()))));
+                                                    node_name + " is not registered yet"));
   }
   bool may_approve = false;
   if (SpecString(csr, "username") != info->common_name) {

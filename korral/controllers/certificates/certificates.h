@@ -17,8 +17,8 @@
 //                 system:nodes, subject O exactly [system:nodes], usages exactly digital
 //                 signature + key encipherment + server auth, SANs only DNS names and IPs, and
 //                 every SAN one of the node's own: its name or a Hostname/*DNS address (DNS),
-//                 one of its status.addresses (IP). A requester that may approve
-//                 kubelet-serving CSRs itself (SubjectAccessReview: approve on signers
+//                 one of its status.addresses (IP), as the Node informer sees it. A requester that
+//                 may approve kubelet-serving CSRs itself (SubjectAccessReview: approve on signers
 //                 kubernetes.io/kubelet-serving, e.g. an agent run with an admin kubeconfig)
 //                 need not be the node: approving for it grants nothing it does not hold. Upstream
 //                 leaves these CSRs to the admin
@@ -105,6 +105,7 @@ class KubeletServingCsrApprovingController : public Controller {
   ControllerContext ctx_;
   AccessCheck check_;
   client::SharedInformer* csrs_;
+  client::SharedInformer* nodes_;
   QueueWorker worker_;
 };
 

@@ -303,7 +303,7 @@ TEST(KubeletServingCsrApprovingControllerTest, WaitsForTheNodeToRegister) {
   EXPECT_NE(StatusMessage(s).find("node n9"), std::string::npos) << s;
   Json node = {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "n9"}}}};
   ASSERT_TRUE(env.client.Create(client::resources::Nodes(), "", node).ok());
-  EXPECT_TRUE(c.Sync("early").ok());
+  ASSERT_TRUE(Eventually([&] { return c.Sync("early").ok(); }));
   EXPECT_TRUE(
       CsrHasCondition(*env.client.Get(CertificateSigningRequests(), "", "early"), "Approved"));
 }
