@@ -59,9 +59,10 @@ std::unique_ptr<InformerFactory> NewInformerFactory(client::Client& client,
 // object). korral also drops the pod fields no controller reads (the service account token
 // volume and other volumes except persistentVolumeClaims, volumeMounts, termination message
 // settings, imagePullPolicy, dnsPolicy, enableServiceLinks, preemptionPolicy, schedulerName, an
-// empty securityContext, the deprecated serviceAccount): pods dominate the cache. Cached pods are
-// never written back whole (status updates ignore spec). A controller that starts reading one of
-// these fields must remove it from the list in informer_factory.cc.
+// empty securityContext, serviceAccountName and the deprecated serviceAccount, priority,
+// metadata.generateName, status.qosClass): pods dominate the cache. Cached pods are never
+// written back whole (status updates ignore spec and keep managedFields). A controller that starts
+// reading one of these fields must remove it from the list in informer_factory.cc.
 void CompactCachedObject(client::Json& object);
 
 // Settings shared by the controllers (upstream flag names in comments).

@@ -73,7 +73,7 @@ TEST(CompactCachedObjectTest, DropsManagedFieldsAndUnreadPodFields) {
   Json pod = Json::parse(R"({
     "apiVersion": "v1", "kind": "Pod",
     "metadata": {"name": "p", "namespace": "d", "managedFields": [{"manager": "m"}],
-                 "labels": {"app": "a"}},
+                 "labels": {"app": "a"}, "generateName": "p-"},
     "spec": {
       "containers": [{"name": "c", "image": "i", "imagePullPolicy": "IfNotPresent",
                       "ports": [{"containerPort": 80, "name": "http"}],
@@ -90,7 +90,7 @@ TEST(CompactCachedObjectTest, DropsManagedFieldsAndUnreadPodFields) {
       "hostname": "h", "subdomain": "s", "terminationGracePeriodSeconds": 30, "priority": 0,
       "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
                        "effect": "NoExecute", "tolerationSeconds": 300}]},
-    "status": {"phase": "Running", "podIP": "10.0.0.1"}})");
+    "status": {"phase": "Running", "podIP": "10.0.0.1", "qosClass": "Burstable"}})");
   CompactCachedObject(pod);
   Json want = Json::parse(R"({
     "apiVersion": "v1", "kind": "Pod",
@@ -100,8 +100,7 @@ TEST(CompactCachedObjectTest, DropsManagedFieldsAndUnreadPodFields) {
                       "resources": {"requests": {"cpu": "1m"}}}],
       "initContainers": [{"name": "i", "image": "i"}],
       "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-p"}}],
-      "serviceAccountName": "default", "nodeName": "n1", "hostname": "h", "subdomain": "s",
-      "terminationGracePeriodSeconds": 30, "priority": 0,
+      "nodeName": "n1", "hostname": "h", "subdomain": "s", "terminationGracePeriodSeconds": 30,
       "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
                        "effect": "NoExecute", "tolerationSeconds": 300}]},
     "status": {"phase": "Running", "podIP": "10.0.0.1"}})");

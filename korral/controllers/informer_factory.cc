@@ -39,8 +39,8 @@ void CompactPodSpec(Json& spec) {
       *v = std::move(kept);
     }
   }
-  for (const char* f :
-       {"dnsPolicy", "enableServiceLinks", "preemptionPolicy", "schedulerName", "serviceAccount"}) {
+  for (const char* f : {"dnsPolicy", "enableServiceLinks", "preemptionPolicy", "schedulerName",
+                        "serviceAccount", "serviceAccountName", "priority"}) {
     spec.erase(f);
   }
   if (auto sc = spec.find("securityContext"); sc != spec.end() && sc->is_object() && sc->empty()) {
@@ -165,6 +165,10 @@ void CompactCachedObject(Json& object) {
   auto api_version = object.find("apiVersion");
   if (api_version == object.end() || *api_version != "v1") return;
   if (auto spec = object.find("spec"); spec != object.end()) CompactPodSpec(*spec);
+  if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
+    m->erase("generateName");
+  }
+  if (auto st = object.find("status"); st != object.end() && st->is_object()) st->erase("qosClass");
 }
 
 std::unique_ptr<InformerFactory> NewInformerFactory(client::Client& client,
