@@ -135,11 +135,11 @@ absl::Status Kubelet::Start() {
   k.RenewLease();
   Impl* kp = &k;
   if (k.cfg.group) {
-    k.ScanStaticPods();
     // The group's informer and workers drive this kubelet.
     k.group = k.cfg.group->impl_.get();
     k.pods = GroupInformer(k.group);
     GroupRegister(k.group, kp);
+    k.ScanStaticPods();
     KLOG(Debug, "kubelet: node {} started in a group", k.cfg.node_name);
     return absl::OkStatus();
   }
