@@ -402,15 +402,16 @@ absl::StatusOr<ObjectPtr> Store::Create(const api::ResourceType& type, std::stri
     if (cache_->Get(key)) return apierrors::NewAlreadyExists(type.QualifiedResource(), name);
     return ObjectPtr(Snapshot(key, 0, std::move(obj)));
   }
-  std::string value = obj.dump();
-  auto rev = backend_->Create(key, value);
+  auto pending = std::make_shared<PendingWrite>(key, std::move(obj));
+  cache_->BeginWrite(pending);
+  auto rev = backend_->Create(key, pending->value());
   if (!rev.ok()) {
-    if (delete_hook_) delete_hook_(type, obj);  // release what the hook allocated
+    // No event takes a failed write's announcement (a create's bytes are unique: fresh uid).
+    cache_->AbandonWrite(pending);
+    if (delete_hook_) delete_hook_(type, pending->object());  // release what the hook allocated
     return StorageError(rev.status(), type, name);
   }
-  ObjectPtr out = Snapshot(key, *rev, std::move(obj));
-  cache_->HintWritten(out);
-  return out;
+  return pending->Finalize(*rev);
 }
 
 absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std::string_view ns,
@@ -553,14 +554,15 @@ absl::StatusOr<ObjectPtr> Store::WriteUpdate(const api::ResourceType& type, std:
     // No-op updates are not written (upstream skips them too), and keep the resourceVersion.
     return ObjectPtr(Snapshot(current->key, current->resource_version, std::move(desired)));
   }
-  auto rev = backend_->Update(current->key, desired.dump(), current->resource_version);
+  auto pending = std::make_shared<PendingWrite>(current->key, std::move(desired));
+  cache_->BeginWrite(pending);
+  auto rev = backend_->Update(current->key, pending->value(), current->resource_version);
   if (!rev.ok()) {
+    cache_->AbandonWrite(pending);
     if (rev.status().code() == absl::StatusCode::kFailedPrecondition && !pinned) *retry = true;
     return StorageError(rev.status(), type, name);
   }
-  ObjectPtr out = Snapshot(current->key, *rev, std::move(desired));
-  cache_->HintWritten(out);
-  return out;
+  return pending->Finalize(*rev);
 }
 
 absl::StatusOr<ObjectPtr> Store::Update(const api::ResourceType& type, std::string_view ns,
@@ -649,14 +651,15 @@ absl::StatusOr<Store::DeleteResult> Store::Delete(const api::ResourceType& type,
     if (dry_run) {
       return DeleteResult{Snapshot(key, current->resource_version, std::move(desired)), false};
     }
-    auto rev = backend_->Update(key, desired.dump(), current->resource_version);
+    auto pending = std::make_shared<PendingWrite>(key, std::move(desired));
+    cache_->BeginWrite(pending);
+    auto rev = backend_->Update(key, pending->value(), current->resource_version);
     if (!rev.ok()) {
+      cache_->AbandonWrite(pending);
       if (rev.status().code() == absl::StatusCode::kFailedPrecondition) continue;
       return StorageError(rev.status(), type, name);
     }
-    ObjectPtr out = Snapshot(key, *rev, std::move(desired));
-    cache_->HintWritten(out);
-    return DeleteResult{out, false};
+    return DeleteResult{pending->Finalize(*rev), false};
   }
   return apierrors::NewConflict(type.QualifiedResource(), name,
                                 "too many concurrent updates; please try again");

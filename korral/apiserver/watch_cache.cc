@@ -103,11 +103,47 @@ void WatchCache::OnStorageError(const absl::Status& status) {
   watchers_.clear();
 }
 
-void WatchCache::HintWritten(ObjectPtr object) {
+PendingWrite::PendingWrite(std::string key, Json object)
+    : key_(std::move(key)), value_(object.dump()), object_(std::move(object)) {}
+
+ObjectPtr PendingWrite::Finalize(int64_t rv) {
   std::lock_guard lock(mu_);
-  if (object->resource_version <= revision_) return;  // the event was already processed
-  if (hints_.size() > 10000) hints_.clear();          // bound: hints are only a shortcut
-  hints_[object->key] = std::move(object);
+  if (!result_) {
+    auto out = std::make_shared<CachedObject>();
+    out->key = key_;
+    out->resource_version = rv;
+    out->object = std::move(object_);
+    out->object["metadata"]["resourceVersion"] = std::to_string(rv);
+    out->json = out->object.dump();
+    result_ = std::move(out);
+  } else if (result_->resource_version != rv) {
+    // Another write stored the very same bytes and its event took this announcement (two
+    // identical updates racing): build this write's own snapshot from the shared content.
+    auto out = std::make_shared<CachedObject>(*result_);
+    out->resource_version = rv;
+    out->object["metadata"]["resourceVersion"] = std::to_string(rv);
+    out->json = out->object.dump();
+    return out;
+  }
+  return result_;
+}
+
+void WatchCache::BeginWrite(std::shared_ptr<PendingWrite> write) {
+  std::lock_guard lock(mu_);
+  if (pending_.size() > 10000) pending_.clear();  // bound: announcements are only a shortcut
+  std::string key = write->key();
+  pending_.emplace(std::move(key), std::move(write));
+}
+
+void WatchCache::AbandonWrite(const std::shared_ptr<PendingWrite>& write) {
+  std::lock_guard lock(mu_);
+  auto [lo, hi] = pending_.equal_range(write->key());
+  for (auto it = lo; it != hi; ++it) {
+    if (it->second == write) {
+      pending_.erase(it);
+      return;
+    }
+  }
 }
 
 void WatchCache::OnStorageEvents(const std::vector<storage::Event>& events) {
@@ -122,11 +158,15 @@ void WatchCache::OnStorageEvents(const std::vector<storage::Event>& events) {
       ResourceState& st = StateFor(rp);
       revision_ = ev.kv.mod_revision;
       ObjectPtr decoded;
-      if (auto h = hints_.find(ev.kv.key); h != hints_.end()) {
-        if (ev.type == storage::EventType::kPut &&
-            h->second->resource_version == ev.kv.mod_revision)
-          decoded = h->second;
-        hints_.erase(h);
+      if (ev.type == storage::EventType::kPut) {
+        auto [lo, hi] = pending_.equal_range(ev.kv.key);
+        for (auto it = lo; it != hi; ++it) {
+          if (it->second->value() == ev.kv.value) {
+            decoded = it->second->Finalize(ev.kv.mod_revision);
+            pending_.erase(it);
+            break;
+          }
+        }
       }
       if (!decoded) {
         auto d = Decode(ev.kv);

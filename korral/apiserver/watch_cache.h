@@ -45,6 +45,32 @@ struct CachedObject {
 };
 using ObjectPtr = std::shared_ptr<const CachedObject>;
 
+// An object on its way to storage: the bytes to store and the decoded form that becomes the
+// cache's (and the response's) snapshot once the write's revision is known.
+class PendingWrite {
+ public:
+  // Serializes `object` (without metadata.resourceVersion) once; value() is what is stored.
+  PendingWrite(std::string key, Json object);
+  PendingWrite(const PendingWrite&) = delete;
+  PendingWrite& operator=(const PendingWrite&) = delete;
+
+  const std::string& key() const { return key_; }
+  const std::string& value() const { return value_; }
+  // The object to be written. Only the writing thread may use it, and only before Finalize.
+  const Json& object() const { return object_; }
+
+  // The snapshot at revision `rv` (metadata.resourceVersion set, serialized once). Thread-safe:
+  // the writer and the cache's event thread may both call it; the first builds it.
+  ObjectPtr Finalize(int64_t rv);
+
+ private:
+  const std::string key_;
+  const std::string value_;
+  Json object_;
+  std::mutex mu_;
+  ObjectPtr result_;
+};
+
 enum class WatchEventType { kAdded, kModified, kDeleted };
 
 struct CacheEvent {
@@ -115,10 +141,14 @@ class WatchCache {
   // Decodes a stored value into a CachedObject (exposed for paging reads from storage).
   static absl::StatusOr<ObjectPtr> Decode(const storage::KeyValue& kv);
 
-  // The apiserver just wrote `object` (with its new resource_version): the cache may use it for
-  // the matching storage event instead of decoding the stored bytes again. Purely an
-  // optimisation; ignored when the event was already processed.
-  void HintWritten(ObjectPtr object);
+  // Announces a write before it reaches storage, so the cache can take the writer's decoded
+  // object for the matching storage event instead of decoding the stored bytes again (the event
+  // usually reaches the cache before the writing thread resumes, so announcing afterwards loses
+  // that race). The event matches by key and exact stored bytes. Call AbandonWrite when the
+  // write failed; a successful write's announcement is consumed by its event. Purely an
+  // optimisation: an event without a match is decoded.
+  void BeginWrite(std::shared_ptr<PendingWrite> write);
+  void AbandonWrite(const std::shared_ptr<PendingWrite>& write);
 
  private:
   struct Watcher {
@@ -154,7 +184,8 @@ class WatchCache {
   std::map<uint64_t, WatcherPtr> watchers_;
   // The newest revision whose events every registered watcher has been handed.
   int64_t delivered_revision_ = 0;
-  std::map<std::string, ObjectPtr, std::less<>> hints_;
+  // Announced writes not yet matched by their storage event (bounded: only a shortcut).
+  std::multimap<std::string, std::shared_ptr<PendingWrite>, std::less<>> pending_;
   uint64_t next_watch_id_ = 1;
   absl::Status broken_;
 };

@@ -83,6 +83,54 @@ TEST_F(WatchCacheTest, WaitFreshSeesEveryCommittedWrite) {
   }
 }
 
+TEST_F(WatchCacheTest, AnnouncedWriteIsTakenInsteadOfDecoded) {
+  const std::string key = "/registry/pods/ns1/announced";
+  auto pending = std::make_shared<PendingWrite>(key, json::parse(Obj("announced", "web")));
+  cache_->BeginWrite(pending);
+  auto rev = backend_->Create(key, pending->value());
+  ASSERT_TRUE(rev.ok());
+  ObjectPtr written = pending->Finalize(*rev);
+  ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+  // The cache holds the writer's snapshot itself (no second decode), with the revision set.
+  EXPECT_EQ(cache_->Get(key), written);
+  EXPECT_EQ(written->object["metadata"]["resourceVersion"], std::to_string(*rev));
+  EXPECT_EQ(json::parse(written->json), written->object);
+  // Finalize is idempotent.
+  EXPECT_EQ(pending->Finalize(*rev), written);
+}
+
+TEST_F(WatchCacheTest, AnnouncementWithOtherBytesIsNotTaken) {
+  const std::string key = "/registry/pods/ns1/mismatch";
+  auto pending = std::make_shared<PendingWrite>(key, json::parse(Obj("mismatch", "web")));
+  cache_->BeginWrite(pending);
+  // Someone else's write of the key lands first, with different bytes: it must be decoded.
+  ASSERT_TRUE(backend_->Create(key, Obj("mismatch", "other")).ok());
+  ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+  auto got = cache_->Get(key);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->object["metadata"]["labels"]["app"], "other");
+  cache_->AbandonWrite(pending);
+  EXPECT_EQ(pending->object()["metadata"]["labels"]["app"], "web");  // untouched
+}
+
+TEST_F(WatchCacheTest, IdenticalBytesFromTwoWritersGetTheirOwnRevisions) {
+  const std::string key = "/registry/pods/ns1/twin";
+  auto a = std::make_shared<PendingWrite>(key, json::parse(Obj("twin", "web")));
+  auto b = std::make_shared<PendingWrite>(key, json::parse(Obj("twin", "web")));
+  cache_->BeginWrite(a);
+  cache_->BeginWrite(b);
+  auto r1 = backend_->Create(key, b->value());
+  ASSERT_TRUE(r1.ok());
+  auto r2 = backend_->Update(key, a->value(), *r1);
+  ASSERT_TRUE(r2.ok());
+  ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+  // Whichever announcement each event took, every writer's snapshot carries its own revision.
+  EXPECT_EQ(b->Finalize(*r1)->resource_version, *r1);
+  EXPECT_EQ(a->Finalize(*r2)->resource_version, *r2);
+  EXPECT_EQ(b->Finalize(*r1)->object["metadata"]["resourceVersion"], std::to_string(*r1));
+  EXPECT_EQ(cache_->Get(key)->resource_version, *r2);
+}
+
 TEST_F(WatchCacheTest, ListFiltersPrefixAndPages) {
   ASSERT_TRUE(backend_->Create("/registry/pods/ns1/b", Obj("b", "api")).ok());
   ASSERT_TRUE(backend_->Create("/registry/pods/ns2/c", Obj("c", "web")).ok());
