@@ -183,6 +183,10 @@ class NodeStreamingTest(unittest.TestCase):
         cls.start_agent()
         try:
             wait_for(cls.node_ready, 90, what="node Ready")
+            # The apiserver verifies kubelet serving certificates: until the node's
+            # kubelet-serving CSR is issued (about a second after registration) it refuses to
+            # dial the kubelet's node-local certificate.
+            wait_for(cls.kubelet_reachable, 60, what="kubelet reachable through the apiserver")
         except AssertionError:
             cls.tearDownClass()
             raise
@@ -214,6 +218,12 @@ class NodeStreamingTest(unittest.TestCase):
         if cls.agent:
             cls.agent_log.close()
         return cls.agent.returncode if cls.agent else None
+
+    @classmethod
+    def kubelet_reachable(cls):
+        p = cls.server.kubectl("get", "--raw", "/api/v1/nodes/%s/proxy/healthz" % cls.node,
+                               check=False)
+        return p.returncode == 0 and p.stdout == "ok"
 
     @classmethod
     def node_ready(cls):
