@@ -118,6 +118,55 @@ absl::Status NodeLifecycleController::MarkPodsNotReady(const std::string& node) 
   return first;
 }
 
+namespace {
+
+// Upstream's TaintNodesByCondition: a NoSchedule taint for each pressure or network condition
+// that is True, and for spec.unschedulable (so a cordoned node repels pods through taints too).
+constexpr std::pair<const char*, const char*> kConditionTaints[] = {
+    {"MemoryPressure", "node.kubernetes.io/memory-pressure"},
+    {"DiskPressure", "node.kubernetes.io/disk-pressure"},
+    {"PIDPressure", "node.kubernetes.io/pid-pressure"},
+    {"NetworkUnavailable", "node.kubernetes.io/network-unavailable"},
+};
+constexpr char kTaintUnschedulable[] = "node.kubernetes.io/unschedulable";
+
+// Drops condition taints whose condition is gone and adds the missing ones, keeping the rest.
+void ReconcileConditionTaints(const Json& node, Json* taints) {
+  std::vector<std::string> want;
+  const Json& status = node.contains("status") ? node["status"] : Json::object();
+  for (const auto& [type, key] : kConditionTaints) {
+    for (const auto& c : status.value("conditions", Json::array())) {
+      if (c.value("type", "") == type && c.value("status", "") == "True") want.emplace_back(key);
+    }
+  }
+  if (SpecOf(node).value("unschedulable", false)) want.emplace_back(kTaintUnschedulable);
+  auto managed = [](const std::string& key) {
+    if (key == kTaintUnschedulable) return true;
+    for (const auto& [type, k] : kConditionTaints) {
+      if (key == k) return true;
+    }
+    return false;
+  };
+  Json out = Json::array();
+  std::vector<std::string> present;
+  for (auto& t : *taints) {
+    std::string key = t.value("key", "");
+    if (managed(key) && t.value("effect", "") == "NoSchedule") {
+      if (std::find(want.begin(), want.end(), key) == want.end()) continue;  // condition gone
+      present.push_back(key);
+    }
+    out.push_back(std::move(t));
+  }
+  for (const auto& key : want) {
+    if (std::find(present.begin(), present.end(), key) == present.end()) {
+      out.push_back({{"key", key}, {"effect", "NoSchedule"}});
+    }
+  }
+  *taints = std::move(out);
+}
+
+}  // namespace
+
 absl::Status NodeLifecycleController::MonitorNodeHealth() {
   const auto now = ctx_.clock->SteadyNow();
   const std::string now_str = FormatTime(ctx_.clock->Now());
@@ -221,6 +270,7 @@ absl::Status NodeLifecycleController::MonitorNodeHealth() {
     if (!want_key.empty() && !has_nosched) {
       kept.push_back({{"key", want_key}, {"effect", "NoSchedule"}});
     }
+    ReconcileConditionTaints(node, &kept);
     if (!want_key.empty() && !has_noexec) {
       // Swapping not-ready <-> unreachable is not rate limited (upstream).
       bool swap = false;

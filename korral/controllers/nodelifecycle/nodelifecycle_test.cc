@@ -183,6 +183,49 @@ TEST_F(NodeLifecycleTest, NoNoExecuteTaintsWhenEveryNodeIsDown) {
   EXPECT_TRUE(PodExists("intolerant"));
 }
 
+TEST_F(NodeLifecycleTest, PressureConditionsAndCordonBecomeNoScheduleTaints) {
+  Json n = Node();
+  std::string now = FormatTime(env.clock.Now());
+  n["status"]["conditions"].push_back({{"type", "MemoryPressure"},
+                                       {"status", "True"},
+                                       {"lastHeartbeatTime", now},
+                                       {"lastTransitionTime", now}});
+  n["status"]["conditions"].push_back({{"type", "DiskPressure"},
+                                       {"status", "False"},
+                                       {"lastHeartbeatTime", now},
+                                       {"lastTransitionTime", now}});
+  ASSERT_TRUE(env.client.UpdateStatus(Nodes(), "", n).ok());
+  n = Node();
+  n["spec"]["unschedulable"] = true;
+  n["spec"]["taints"] = Json::array({{{"key", "dedicated"}, {"effect", "NoSchedule"}}});
+  ASSERT_TRUE(env.client.Update(Nodes(), "", n).ok());
+  Settle();
+  ASSERT_TRUE(c->MonitorNodeHealth().ok());
+  std::vector<std::string> keys;
+  const Json tainted = Node();
+  for (const auto& t : tainted["spec"]["taints"]) {
+    EXPECT_EQ(t["effect"], "NoSchedule");
+    keys.push_back(t["key"]);
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"dedicated", "node.kubernetes.io/memory-pressure",
+                                            "node.kubernetes.io/unschedulable"}));
+
+  // Pressure relieved and the node uncordoned: only the user's taint stays.
+  n = Node();
+  for (auto& cond : n["status"]["conditions"]) {
+    if (cond["type"] == "MemoryPressure") cond["status"] = "False";
+  }
+  ASSERT_TRUE(env.client.UpdateStatus(Nodes(), "", n).ok());
+  n = Node();
+  n["spec"]["unschedulable"] = false;
+  ASSERT_TRUE(env.client.Update(Nodes(), "", n).ok());
+  Settle();
+  ASSERT_TRUE(c->MonitorNodeHealth().ok());
+  Json taints = Node()["spec"]["taints"];
+  ASSERT_EQ(taints.size(), 1u) << taints.dump();
+  EXPECT_EQ(taints[0]["key"], "dedicated");
+}
+
 TEST(TolerationTest, Matching) {
   Json taint = {{"key", kTaintUnreachable}, {"effect", "NoExecute"}};
   EXPECT_TRUE(ToleratesTaint(Json::array({{{"operator", "Exists"}}}), taint));
