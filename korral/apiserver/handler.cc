@@ -109,6 +109,8 @@ http::Response StatusResponse(const absl::Status& s) {
 // What the client asked to receive.
 struct Accept {
   bool table = false;
+  // as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1 (the metadata client's view).
+  bool metadata = false;
   std::string include_object = "Metadata";  // None | Metadata | Object
 };
 
@@ -125,6 +127,12 @@ Accept ParseAccept(const http::Request& req) {
       a.table = true;
       break;
     }
+    if (part.find("as=PartialObjectMetadata") != std::string_view::npos &&
+        part.find("g=meta.k8s.io") != std::string_view::npos &&
+        part.find("v=v1") != std::string_view::npos) {
+      a.metadata = true;
+      break;
+    }
     if (part.find("application/json") != std::string_view::npos ||
         part.find("*/*") != std::string_view::npos ||
         part.find("protobuf") != std::string_view::npos) {
@@ -135,6 +143,14 @@ Accept ParseAccept(const http::Request& req) {
   }
   if (auto io = req.Query("includeObject")) a.include_object = std::string(*io);
   return a;
+}
+
+// An object as a meta.k8s.io/v1 PartialObjectMetadata: its metadata only.
+std::string PartialObjectMetadataJson(const Json& object) {
+  Json out = {{"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"}};
+  auto m = object.find("metadata");
+  out["metadata"] = m != object.end() ? *m : Json::object();
+  return out.dump();
 }
 
 // Field validation directive from ?fieldValidation=.
@@ -347,6 +363,7 @@ struct ApiHandler::Impl {
   std::string ObjectBody(const api::ResourceType& type, const ObjectPtr& obj,
                          const Accept& accept) {
     if (accept.table) return TableOf(type, {obj}, obj->resource_version, "", accept);
+    if (accept.metadata) return PartialObjectMetadataJson(obj->object);
     return obj->json;
   }
 
@@ -380,10 +397,12 @@ struct ApiHandler::Impl {
     Json meta = {{"resourceVersion", std::to_string(res->resource_version)}};
     if (!res->continue_token.empty()) meta["continue"] = res->continue_token;
     body += fmt::format("{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
-                        type.list_kind, type.gvk.ApiVersion(), meta.dump());
+                        accept.metadata ? "PartialObjectMetadataList" : type.list_kind,
+                        accept.metadata ? "meta.k8s.io/v1" : type.gvk.ApiVersion(), meta.dump());
     for (size_t i = 0; i < res->items.size(); ++i) {
       if (i) body.push_back(',');
-      body += res->items[i]->json;
+      body +=
+          accept.metadata ? PartialObjectMetadataJson(res->items[i]->object) : res->items[i]->json;
     }
     body += "]}";
     return JsonResponse(200, std::move(body));
@@ -1009,7 +1028,8 @@ class WatchStream final : public http::StreamBody,
     return w->Write(
         fmt::format("{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"{}\","
                     "\"metadata\":{{\"resourceVersion\":\"{}\"}}}}}}\n",
-                    type_->gvk.kind, type_->gvk.ApiVersion(), revision));
+                    accept_.metadata ? "PartialObjectMetadata" : type_->gvk.kind,
+                    accept_.metadata ? "meta.k8s.io/v1" : type_->gvk.ApiVersion(), revision));
   }
 
   void OnClientGone() override { Finish(); }
@@ -1045,6 +1065,9 @@ class WatchStream final : public http::StreamBody,
     if (table_) {
       std::string body = impl_->TableOf(*type_, {obj}, obj->resource_version, "", accept_);
       line = fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", name, body);
+    } else if (accept_.metadata) {
+      line = fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", name,
+                         PartialObjectMetadataJson(obj->object));
     } else {
       line.reserve(obj->json.size() + 32);
       line += "{\"type\":\"";

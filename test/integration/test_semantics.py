@@ -35,12 +35,12 @@ class SemanticsTest(harness.ServerTestCase):
         code, _, raw = self.server.request(method, path, body, headers or JSON)
         return code, json.loads(raw) if raw else None
 
-    def watch_lines(self, path, max_events, timeout=10):
+    def watch_lines(self, path, max_events, timeout=10, headers=None):
         """Reads newline-delimited watch events from a raw HTTPS stream."""
         import http.client
         conn = http.client.HTTPSConnection("127.0.0.1", self.server.port,
                                            context=self.server.ssl_context(), timeout=timeout)
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
         self.assertEqual(resp.status, 200)
         events = []
@@ -189,6 +189,44 @@ class SemanticsTest(harness.ServerTestCase):
         self.kubectl("patch", "configmap", "jp", "-p", '{"data":{"c":"3"}}')
         self.assertEqual(self.server.kubectl_json("get", "cm", "jp")["data"],
                          {"a": "1", "b": "2", "c": "3"})
+
+    def test_partial_object_metadata_get_list_and_watch(self):
+        # The metadata client's view (client-go's metadata informers, upstream's GC and
+        # namespace controllers): only apiVersion/kind/metadata, as meta.k8s.io/v1 kinds.
+        code, created = self.req("POST", CM, cm("meta-only", {"big": "x" * 1000},
+                                                labels={"app": "meta"}))
+        self.assertEqual(code, 201)
+        get_h = {"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,"
+                           "application/json"}
+        code, obj = self.req("GET", CM + "/meta-only", headers=get_h)
+        self.assertEqual(code, 200)
+        self.assertEqual(obj["kind"], "PartialObjectMetadata")
+        self.assertEqual(obj["apiVersion"], "meta.k8s.io/v1")
+        self.assertEqual(obj["metadata"]["uid"], created["metadata"]["uid"])
+        self.assertEqual(obj["metadata"]["labels"], {"app": "meta"})
+        self.assertNotIn("data", obj)
+        list_h = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
+        code, lst = self.req("GET", CM + "?labelSelector=app%3Dmeta", headers=list_h)
+        self.assertEqual(code, 200)
+        self.assertEqual(lst["kind"], "PartialObjectMetadataList")
+        self.assertEqual(lst["apiVersion"], "meta.k8s.io/v1")
+        self.assertTrue(lst["metadata"]["resourceVersion"])
+        self.assertEqual([i["metadata"]["name"] for i in lst["items"]], ["meta-only"])
+        self.assertEqual(lst["items"][0]["kind"], "PartialObjectMetadata")
+        self.assertNotIn("data", lst["items"][0])
+        code, _ = self.req("PATCH", CM + "/meta-only", json.dumps({"data": {"big": "y"}}), MERGE)
+        self.assertEqual(code, 200)
+        # A watch from the create's revision replays the change, as metadata only.
+        events = self.watch_lines(
+            CM + "?watch=1&labelSelector=app%3Dmeta&resourceVersion="
+            + created["metadata"]["resourceVersion"], 1, headers=get_h)
+        self.assertEqual(events[0]["type"], "MODIFIED")
+        self.assertEqual(events[0]["object"]["kind"], "PartialObjectMetadata")
+        self.assertNotIn("data", events[0]["object"])
+        # Without the header: the full object, as before.
+        code, full = self.req("GET", CM + "/meta-only")
+        self.assertEqual(full["kind"], "ConfigMap")
+        self.assertEqual(full["data"], {"big": "y"})
 
     def test_metrics(self):
         self.req("GET", CM)
