@@ -86,6 +86,46 @@ Json Condition(const std::string& type, const std::string& reason, const std::st
           {"message", message}, {"lastUpdateTime", now}, {"lastTransitionTime", now}};
 }
 
+// A SubjectAccessReview asking whether the CSR's requester may act on `attributes`.
+Json RequesterReview(const Json& csr, Json attributes) {
+  const Json& spec = SpecOf(csr);
+  Json sar = {{"apiVersion", "authorization.k8s.io/v1"},
+              {"kind", "SubjectAccessReview"},
+              {"spec",
+               {{"user", SpecString(csr, "username")},
+                {"uid", SpecString(csr, "uid")},
+                {"resourceAttributes", std::move(attributes)}}}};
+  if (spec.contains("groups") && spec["groups"].is_array()) sar["spec"]["groups"] = spec["groups"];
+  if (spec.contains("extra") && spec["extra"].is_object()) sar["spec"]["extra"] = spec["extra"];
+  return sar;
+}
+
+// The approvers' default access check: POST the review and read status.allowed.
+std::function<absl::StatusOr<bool>(const Json&)> ReviewThrough(client::Client* cl) {
+  return [cl](const Json& review) -> absl::StatusOr<bool> {
+    KORRAL_ASSIGN_OR_RETURN(
+        Json out,
+        cl->Create({"authorization.k8s.io", "v1", "subjectaccessreviews", false}, "", review));
+    return out.contains("status") && out["status"].is_object() &&
+           out["status"].value("allowed", false);
+  };
+}
+
+// Adds the Approved condition through the approval subresource (a CSR gone meanwhile is fine).
+absl::Status Approve(client::Client& cl, const Clock& clock, const Json& csr,
+                     const std::string& message) {
+  Json updated = csr;
+  if (!updated.contains("status") || !updated["status"].is_object()) {
+    updated["status"] = Json::object();
+  }
+  Json& conds = updated["status"]["conditions"];
+  if (!conds.is_array()) conds = Json::array();
+  conds.push_back(Condition("Approved", "AutoApproved", message, clock));
+  auto res = cl.Update(CertificateSigningRequests(), "", updated, "approval");
+  if (res.ok() || client::IsNotFound(res.status())) return absl::OkStatus();
+  return res.status();
+}
+
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) {
   std::ifstream in(path);
   if (!in) return Invalid(std::string("cannot read ") + flag + " " + path);
@@ -225,16 +265,7 @@ CsrApprovingController::CsrApprovingController(ControllerContext& ctx, AccessChe
       check_(std::move(check)),
       csrs_(ctx.informers->For(CertificateSigningRequests())),
       worker_("csrapproving", *ctx.clock, [this](const std::string& k) { return Sync(k); }) {
-  if (!check_) {
-    client::Client* cl = ctx.client;
-    check_ = [cl](const Json& review) -> absl::StatusOr<bool> {
-      KORRAL_ASSIGN_OR_RETURN(
-          Json out,
-          cl->Create({"authorization.k8s.io", "v1", "subjectaccessreviews", false}, "", review));
-      return out.contains("status") && out["status"].is_object() &&
-             out["status"].value("allowed", false);
-    };
-  }
+  if (!check_) check_ = ReviewThrough(ctx.client);
   csrs_->AddEventHandler(EnqueueHandler(worker_));
 }
 
@@ -247,7 +278,6 @@ absl::Status CsrApprovingController::Sync(const std::string& name) {
   auto info = ParseRequest(csr);
   if (!info.ok()) return absl::OkStatus();  // not ours to judge: the signer fails it
   if (!ValidateForSigner(kKubeletClientSigner, *info, Usages(csr)).ok()) return absl::OkStatus();
-  const Json& spec = SpecOf(csr);
   struct Recognizer {
     bool applies;
     const char* subresource;
@@ -260,31 +290,13 @@ absl::Status CsrApprovingController::Sync(const std::string& name) {
   };
   for (const auto& r : recognizers) {
     if (!r.applies) continue;
-    Json sar = {{"apiVersion", "authorization.k8s.io/v1"},
-                {"kind", "SubjectAccessReview"},
-                {"spec",
-                 {{"user", SpecString(csr, "username")},
-                  {"uid", SpecString(csr, "uid")},
-                  {"resourceAttributes",
-                   {{"group", "certificates.k8s.io"},
-                    {"resource", "certificatesigningrequests"},
-                    {"verb", "create"},
-                    {"subresource", r.subresource}}}}}};
-    if (spec.contains("groups") && spec["groups"].is_array())
-      sar["spec"]["groups"] = spec["groups"];
-    if (spec.contains("extra") && spec["extra"].is_object()) sar["spec"]["extra"] = spec["extra"];
-    KORRAL_ASSIGN_OR_RETURN(bool allowed, check_(sar));
+    KORRAL_ASSIGN_OR_RETURN(bool allowed,
+                            check_(RequesterReview(csr, {{"group", "certificates.k8s.io"},
+                                                         {"resource", "certificatesigningrequests"},
+                                                         {"verb", "create"},
+                                                         {"subresource", r.subresource}})));
     if (!allowed) continue;
-    Json updated = csr;
-    if (!updated.contains("status") || !updated["status"].is_object()) {
-      updated["status"] = Json::object();
-    }
-    Json& conds = updated["status"]["conditions"];
-    if (!conds.is_array()) conds = Json::array();
-    conds.push_back(Condition("Approved", "AutoApproved", r.message, *ctx_.clock));
-    auto res = ctx_.client->Update(CertificateSigningRequests(), "", updated, "approval");
-    if (res.ok() || client::IsNotFound(res.status())) return absl::OkStatus();
-    return res.status();
+    return Approve(*ctx_.client, *ctx_.clock, csr, r.message);
   }
   return absl::OkStatus();
 }
@@ -352,16 +364,7 @@ KubeletServingCsrApprovingController::KubeletServingCsrApprovingController(Contr
       nodes_(ctx.informers->For(client::resources::Nodes())),
       worker_("kubeletservingcsrapproving", *ctx.clock,
               [this](const std::string& k) { return Sync(k); }) {
-  if (!check_) {
-    client::Client* cl = ctx.client;
-    check_ = [cl](const Json& review) -> absl::StatusOr<bool> {
-      KORRAL_ASSIGN_OR_RETURN(
-          Json out,
-          cl->Create({"authorization.k8s.io", "v1", "subjectaccessreviews", false}, "", review));
-      return out.contains("status") && out["status"].is_object() &&
-             out["status"].value("allowed", false);
-    };
-  }
+  if (!check_) check_ = ReviewThrough(ctx.client);
   csrs_->AddEventHandler(EnqueueHandler(worker_));
   // A request waiting for its Node (or its addresses) is looked at again when the Node changes.
   auto requeue = [this](const client::ObjectPtr& node) {
@@ -401,21 +404,11 @@ absl::Status KubeletServingCsrApprovingController::Sync(const std::string& name)
   }
   bool may_approve = false;
   if (SpecString(csr, "username") != info->common_name) {
-    const Json& spec = SpecOf(csr);
-    Json sar = {{"apiVersion", "authorization.k8s.io/v1"},
-                {"kind", "SubjectAccessReview"},
-                {"spec",
-                 {{"user", SpecString(csr, "username")},
-                  {"uid", SpecString(csr, "uid")},
-                  {"resourceAttributes",
-                   {{"group", "certificates.k8s.io"},
-                    {"resource", "signers"},
-                    {"verb", "approve"},
-                    {"name", kKubeletServingSigner}}}}}};
-    if (spec.contains("groups") && spec["groups"].is_array())
-      sar["spec"]["groups"] = spec["groups"];
-    if (spec.contains("extra") && spec["extra"].is_object()) sar["spec"]["extra"] = spec["extra"];
-    KORRAL_ASSIGN_OR_RETURN(may_approve, check_(sar));
+    KORRAL_ASSIGN_OR_RETURN(may_approve,
+                            check_(RequesterReview(csr, {{"group", "certificates.k8s.io"},
+                                                         {"resource", "signers"},
+                                                         {"verb", "approve"},
+                                                         {"name", kKubeletServingSigner}})));
   }
   absl::Status ok = CheckKubeletServingSelfRequest(csr, *info, *node, may_approve);
   if (!ok.ok()) {
@@ -423,19 +416,9 @@ absl::Status KubeletServingCsrApprovingController::Sync(const std::string& name)
     KLOG(Info, "kubelet-serving approver: not approving {}: {}", name, StatusMessage(ok));
     return absl::OkStatus();
   }
-  Json updated = csr;
-  if (!updated.contains("status") || !updated["status"].is_object()) {
-    updated["status"] = Json::object();
-  }
-  Json& conds = updated["status"]["conditions"];
-  if (!conds.is_array()) conds = Json::array();
-  conds.push_back(Condition("Approved", "AutoApproved",
-                            "Auto approving kubelet serving certificate requested by the node "
-                            "itself for its own names and addresses (korral).",
-                            *ctx_.clock));
-  auto res = ctx_.client->Update(CertificateSigningRequests(), "", updated, "approval");
-  if (res.ok() || client::IsNotFound(res.status())) return absl::OkStatus();
-  return res.status();
+  return Approve(*ctx_.client, *ctx_.clock, csr,
+                 "Auto approving kubelet serving certificate requested by the node itself for "
+                 "its own names and addresses (korral).");
 }
 
 // ---------------- descriptors ----------------
