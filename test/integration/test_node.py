@@ -21,33 +21,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-
-REQUIRED = ["containerd", "runc", "ctr", "docker-registry", "/usr/lib/cni/bridge", "/bin/busybox",
-            "ip", "iptables"]
+from node_env import nat_chains, node_runtime_available, wait_for  # noqa: E402
 
 
-def have(b):
-    return os.path.exists(b) if b.startswith("/") else shutil.which(b) is not None
 
-
-def nat_chains():
-    p = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True)
-    return {line.split()[1] for line in p.stdout.splitlines() if line.startswith("-N ")}
-
-
-def wait_for(fn, timeout, interval=0.2, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
-
-
-@unittest.skipUnless(os.geteuid() == 0 and all(have(b) for b in REQUIRED),
-                     "needs root and the node runtime packages")
+@unittest.skipUnless(node_runtime_available(), "needs root and the node runtime packages")
 class NodeTest(unittest.TestCase):
     server = None
     agent = None

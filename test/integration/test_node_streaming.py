@@ -14,43 +14,20 @@ import os
 import random
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+from node_env import nat_chains, node_runtime_available, wait_for  # noqa: E402
 
-REQUIRED = ["containerd", "runc", "ctr", "docker-registry", "/usr/lib/cni/bridge", "/bin/busybox",
-            "ip", "iptables"]
 FAKE_KUBELET = os.environ.get("FAKE_KUBELET_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(harness.KORRAL)), "fake_kubelet")
-
-
-def have(b):
-    return os.path.exists(b) if b.startswith("/") else shutil.which(b) is not None
-
-
-def nat_chains():
-    p = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True)
-    return {line.split()[1] for line in p.stdout.splitlines() if line.startswith("-N ")}
-
-
-def wait_for(fn, timeout, interval=0.2, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
 
 
 def watchdog(proc, seconds):
@@ -158,8 +135,7 @@ class KubeletAuthTest(unittest.TestCase):
         self.assertEqual((status, body), (200, "ok"))
 
 
-@unittest.skipUnless(os.geteuid() == 0 and all(have(b) for b in REQUIRED),
-                     "needs root and the node runtime packages")
+@unittest.skipUnless(node_runtime_available(), "needs root and the node runtime packages")
 class NodeStreamingTest(unittest.TestCase):
     server = None
     agent = None
