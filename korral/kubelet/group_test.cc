@@ -55,6 +55,16 @@ TEST(KubeletGroupTest, ManyNodesShareOneWatchAndTheWorkers) {
   client::FakeClient client;
   KubeletGroup group(client, 2);
   ASSERT_TRUE(group.Start().ok());
+  auto pod_watches = [&] {
+    int n = 0;
+    for (const auto& a : client.Actions()) {
+      if (a.verb == "watch" && a.resource == "pods") ++n;
+    }
+    return n;
+  };
+  // The informer opens its watch (a FakeClient thread, started under the client's lock before
+  // NumWatches counts it) after the list that Start waits for.
+  ASSERT_TRUE(Eventually([&] { return client.NumWatches() == 1; }));
   int threads_before = NumThreads();
   constexpr int kNodes = 20;
   std::vector<std::unique_ptr<cri::FakeRuntime>> runtimes;
@@ -72,11 +82,7 @@ TEST(KubeletGroupTest, ManyNodesShareOneWatchAndTheWorkers) {
   }
   // No thread and no watch per kubelet.
   EXPECT_EQ(NumThreads(), threads_before);
-  int watches = 0;
-  for (const auto& a : client.Actions()) {
-    if (a.verb == "watch" && a.resource == "pods") ++watches;
-  }
-  EXPECT_EQ(watches, 1);
+  EXPECT_EQ(pod_watches(), 1);
   // Pods run on the node they are bound to, and only there.
   for (int i = 0; i < kNodes; ++i) {
     ASSERT_TRUE(
