@@ -34,3 +34,35 @@ def wait_for(fn, timeout, interval=0.2, what="condition"):
             return last
         time.sleep(interval)
     raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def tail(path, lines=80):
+    try:
+        with open(path, "rb") as f:
+            return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
+    except OSError as e:
+        return "(%s)" % e
+
+
+def failed(testcase):
+    """Whether the running test has failed so far (for tearDown; Python >= 3.11 records
+    failures as they happen)."""
+    result = getattr(getattr(testcase, "_outcome", None), "result", None)
+    if result is None:
+        return False
+    return any(t is testcase for t, _ in list(result.failures) + list(result.errors))
+
+
+def dump_cluster(server, agent_log_path, node):
+    """What a failed real-node case needs for a diagnosis when only CI saw it: pods, events,
+    the node's conditions and taints, and the tails of the agent's and the server's logs."""
+    out = ["---- diagnostics ----"]
+    for args in (("get", "pods", "-A", "-o", "wide"),
+                 ("get", "events", "-A", "--sort-by=.lastTimestamp"),
+                 ("get", "node", node, "-o",
+                  "jsonpath={.spec.taints}{\"\\n\"}{.status.conditions}")):
+        p = server.kubectl(*args, check=False)
+        out.append("$ kubectl " + " ".join(args) + "\n" + (p.stdout + p.stderr)[-6000:])
+    out.append("---- agent log (tail) ----\n" + tail(agent_log_path, 120))
+    out.append("---- server log (tail) ----\n" + tail(server.log_path, 80))
+    print("\n".join(out), flush=True)

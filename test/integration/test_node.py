@@ -21,7 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from node_env import nat_chains, node_runtime_available, wait_for  # noqa: E402
+from node_env import dump_cluster, failed, nat_chains, node_runtime_available, wait_for  # noqa: E402
 
 
 
@@ -129,6 +129,10 @@ class NodeTest(unittest.TestCase):
                         pass
             subprocess.run(["umount", "-R", cls.agent_dir], capture_output=True)
             shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def tearDown(self):
+        if failed(self):
+            dump_cluster(self.server, os.path.join(self.tmp, "agent.log"), self.node)
 
     # ---- helpers ----
 

@@ -24,7 +24,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from node_env import nat_chains, node_runtime_available, wait_for  # noqa: E402
+from node_env import dump_cluster, failed, nat_chains, node_runtime_available, wait_for  # noqa: E402
 
 FAKE_KUBELET = os.environ.get("FAKE_KUBELET_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(harness.KORRAL)), "fake_kubelet")
@@ -249,6 +249,10 @@ class NodeStreamingTest(unittest.TestCase):
                         pass
             subprocess.run(["umount", "-R", cls.agent_dir], capture_output=True)
             shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def tearDown(self):
+        if failed(self):
+            dump_cluster(self.server, os.path.join(self.tmp, "agent.log"), self.node)
 
     # ---- helpers ----
 
