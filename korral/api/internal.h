@@ -78,6 +78,7 @@ void AddAppsTypes(std::vector<ResourceType>& out);
 void AddBatchTypes(std::vector<ResourceType>& out);
 void AddOtherTypes(std::vector<ResourceType>& out);     // events, policy, rbac, coordination, ...
 void AddSecurityTypes(std::vector<ResourceType>& out);  // certificates.k8s.io, scheduling.k8s.io
+void AddStorageTypes(std::vector<ResourceType>& out);   // storage.k8s.io (storage_types.cc)
 
 // Sets `columns` and `row_cells` of `t` from its group and resource (printers.cc).
 void AttachPrinter(ResourceType& t);

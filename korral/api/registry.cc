@@ -18,6 +18,7 @@ int GroupRank(const std::string& group) {
       {"certificates.k8s.io", 35},
       {"policy", 40},
       {"rbac.authorization.k8s.io", 50},
+      {"storage.k8s.io", 52},
       {"scheduling.k8s.io", 55},
       {"coordination.k8s.io", 60},
       {"discovery.k8s.io", 70},
@@ -33,6 +34,7 @@ std::vector<ResourceType> Build() {
   internal::AddBatchTypes(types);
   internal::AddOtherTypes(types);
   internal::AddSecurityTypes(types);
+  internal::AddStorageTypes(types);
   // Within a group, resources are listed alphabetically (as upstream's discovery does).
   std::stable_sort(types.begin(), types.end(), [](const ResourceType& a, const ResourceType& b) {
     int ra = GroupRank(a.gvk.group), rb = GroupRank(b.gvk.group);

@@ -106,8 +106,8 @@ TEST(RegistryTest, OrderIsCoreThenGroupsAlphabeticalWithin) {
     }
   }
   EXPECT_THAT(groups, ElementsAre("", "apps", "events.k8s.io", "batch", "certificates.k8s.io",
-                                  "policy", "rbac.authorization.k8s.io", "scheduling.k8s.io",
-                                  "coordination.k8s.io", "discovery.k8s.io"));
+                                  "policy", "rbac.authorization.k8s.io", "storage.k8s.io",
+                                  "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io"));
 }
 
 TEST(RegistryTest, EveryTypeHasHooksAndConsistentRows) {

@@ -55,6 +55,10 @@ constexpr ResourceInfo kResources[] = {
     {"rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false},
     {"rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false},
     {"scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false},
+    {"storage.k8s.io", "v1", "StorageClass", "storageclasses", false},
+    {"storage.k8s.io", "v1", "CSIDriver", "csidrivers", false},
+    {"storage.k8s.io", "v1", "CSINode", "csinodes", false},
+    {"storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", false, true},
 };
 
 constexpr std::string_view kMeta = "io.k8s.apimachinery.pkg.apis.meta.v1.";

@@ -27,9 +27,11 @@ extern const char kMetaSchemaText[];
 extern const char kCoreSchemaText[];
 extern const char kCoreVolumeSchemaText[];
 extern const char kGroupsSchemaText[];
+extern const char kStorageSchemaText[];  // schema_data_storage.cc
 
 inline std::vector<std::string_view> SchemaTexts() {
-  return {kMetaSchemaText, kCoreSchemaText, kCoreVolumeSchemaText, kGroupsSchemaText};
+  return {kMetaSchemaText, kCoreSchemaText, kCoreVolumeSchemaText, kGroupsSchemaText,
+          kStorageSchemaText};
 }
 
 }  // namespace korral::schema::internal
