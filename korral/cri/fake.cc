@@ -60,6 +60,10 @@ int FakeRuntime::Calls(const std::string& method) const {
   auto it = calls_.find(method);
   return it == calls_.end() ? 0 : it->second;
 }
+int64_t FakeRuntime::LastStopTimeout() const {
+  std::lock_guard l(mu_);
+  return last_stop_timeout_;
+}
 size_t FakeRuntime::NumContainers() const {
   std::lock_guard l(mu_);
   return containers_.size();
@@ -244,6 +248,7 @@ absl::Status FakeRuntime::StartContainer(const std::string& id) {
 absl::Status FakeRuntime::StopContainer(const std::string& id, int64_t timeout_seconds) {
   std::lock_guard l(mu_);
   Count("StopContainer");
+  last_stop_timeout_ = timeout_seconds;
   auto it = containers_.find(id);
   if (it == containers_.end()) return NotFound("container", id);
   Ctr& c = it->second;

@@ -36,6 +36,8 @@ class FakeRuntime : public Runtime {
   void AddImage(const std::string& image);
   // Calls made, by method name (for assertions).
   int Calls(const std::string& method) const;
+  // The timeout of the last StopContainer call (-1: none yet).
+  int64_t LastStopTimeout() const;
   size_t NumContainers() const;
   size_t NumSandboxes() const;
 
@@ -101,6 +103,7 @@ class FakeRuntime : public Runtime {
   std::map<std::string, absl::Status> start_errors_;
   std::function<v1::ExecSyncResponse(const std::string&, const std::vector<std::string>&)> exec_fn_;
   mutable std::map<std::string, int> calls_;
+  int64_t last_stop_timeout_ = -1;
   uint64_t next_id_ = 1;
   uint32_t next_ip_ = 2;
 };

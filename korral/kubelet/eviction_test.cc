@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "korral/base/clock.h"
+#include "korral/base/status.h"
 #include "korral/client/fake_client.h"
 #include "korral/cri/fake.h"
 #include "korral/kubelet/kubelet.h"
@@ -44,6 +45,44 @@ Json MakePod(const std::string& name, const Json& resources = Json::object(), in
   return pod;
 }
 
+TEST(ParseEvictionFlagsTest, HardReplacesDefaultsSoftNeedsGracePeriods) {
+  EvictionConfig c;
+  ASSERT_TRUE(ParseEvictionFlags("", "", "", &c).ok());
+  EXPECT_EQ(c.memory_available.bytes, 100 * Mi);
+  EXPECT_EQ(c.nodefs_available.percent, 10);
+  EXPECT_FALSE(c.soft_memory_available.IsSet());
+
+  ASSERT_TRUE(ParseEvictionFlags("memory.available<1Gi", "", "", &c).ok());
+  EXPECT_EQ(c.memory_available.bytes, Gi);
+  EXPECT_FALSE(c.nodefs_available.IsSet());  // a set evictionHard replaces every default
+
+  auto s = ParseEvictionFlags("", "memory.available<1.5Gi, nodefs.available<15%",
+                              "memory.available=1m30s,nodefs.available=2m", &c);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(c.soft_memory_available.bytes, Gi * 3 / 2);
+  EXPECT_EQ(c.soft_memory_available.grace_period, seconds(90));
+  EXPECT_EQ(c.soft_nodefs_available.percent, 15);
+  EXPECT_EQ(c.soft_nodefs_available.grace_period, minutes(2));
+  EXPECT_EQ(c.soft_nodefs_available.Of(200 * Gi), 30 * Gi);
+  EXPECT_EQ(c.memory_available.bytes, Gi);  // untouched
+
+  EvictionConfig before = c;
+  s = ParseEvictionFlags("", "memory.available<2Gi", "", &c);
+  EXPECT_EQ(StatusMessage(s),
+            "grace period must be specified for the soft eviction threshold memory.available");
+  EXPECT_EQ(c.soft_memory_available.bytes, before.soft_memory_available.bytes);  // unchanged
+  s = ParseEvictionFlags("pid.available<100", "", "", &c);
+  EXPECT_EQ(StatusMessage(s),
+            "unsupported eviction signal pid.available (supported: memory.available, "
+            "nodefs.available)");
+  EXPECT_FALSE(ParseEvictionFlags("memory.available>1Gi", "", "", &c).ok());
+  EXPECT_FALSE(ParseEvictionFlags("nodefs.available<120%", "", "", &c).ok());
+  EXPECT_FALSE(ParseEvictionFlags("memory.available<lots", "", "", &c).ok());
+  EXPECT_FALSE(
+      ParseEvictionFlags("", "memory.available<1Gi", "memory.available=10parsecs", &c).ok());
+  EXPECT_FALSE(ParseEvictionFlags("", "memory.available<1Gi", "memory.available", &c).ok());
+}
+
 TEST(RankForEvictionTest, ExceedingRequestsThenPriorityThenUsage) {
   std::vector<Json> pods = {
       MakePod("guaranteed",
@@ -78,6 +117,7 @@ class EvictionTest : public ::testing::Test {
       std::lock_guard l(mu_);
       return image_fs_;
     };
+    Configure(&cfg);
     kubelet_ = std::make_unique<Kubelet>(client_, runtime_, cfg);
     ASSERT_TRUE(kubelet_->Start().ok());
     kubelet_->SetEvictionStats([this]() -> std::optional<EvictionObservation> {
@@ -87,6 +127,7 @@ class EvictionTest : public ::testing::Test {
     });
   }
   void TearDown() override { kubelet_->Stop(); }
+  virtual void Configure(KubeletConfig*) {}
 
   Json Get(const std::string& name) {
     auto p = client_.Get(Pods(), "default", name);
@@ -286,6 +327,77 @@ TEST_F(EvictionTest, ImageGcRemovesUnusedImagesOldestFirstAboveTheHighThreshold)
   Tick(minutes(5));
   Tick(minutes(5));
   EXPECT_EQ(runtime_.Calls("RemoveImage"), 2);
+}
+
+// Soft thresholds: memory.available<1Gi for 1m30s, evictionMaxPodGracePeriod 20 s; the hard
+// default (100Mi) stays.
+class SoftEvictionTest : public EvictionTest {
+ protected:
+  void Configure(KubeletConfig* cfg) override {
+    ASSERT_TRUE(
+        ParseEvictionFlags("", "memory.available<1Gi", "memory.available=1m30s", &cfg->eviction)
+            .ok());
+    cfg->eviction.max_pod_grace_period_seconds = 20;
+  }
+  EvictionObservation Available(int64_t available) {
+    EvictionObservation o;
+    o.memory_capacity = 4 * Gi;
+    o.memory_working_set = 4 * Gi - available;
+    o.pods[Uid("burstable")].memory_working_set = 300 * Mi;
+    o.pods[Uid("burstable")].container_memory["c"] = 300 * Mi;
+    if (!Get("besteffort").is_null()) o.pods[Uid("besteffort")].memory_working_set = 20 * Mi;
+    return o;
+  }
+};
+
+TEST_F(SoftEvictionTest, EvictsGracefullyOnlyAfterTheGracePeriod) {
+  Json burstable = MakePod("burstable", {{"requests", {{"memory", "10Mi"}}}});
+  burstable["spec"]["terminationGracePeriodSeconds"] = 60;
+  burstable["spec"]["containers"][0]["lifecycle"] = {
+      {"preStop", {{"exec", {{"command", {"sh", "-c", "echo bye"}}}}}}};
+  ASSERT_TRUE(client_.Create(Pods(), "default", burstable).ok());
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("besteffort")).ok());
+  for (const char* n : {"burstable", "besteffort"}) {
+    ASSERT_TRUE(Eventually([&] { return Phase(n) == "Running"; })) << n;
+  }
+  // Met (800Mi < 1Gi): MemoryPressure at once, no eviction before 1m30s.
+  SetObservation(Available(800 * Mi));
+  Tick();
+  EXPECT_TRUE(Eventually([&] { return Condition("MemoryPressure") == "True"; }));
+  Tick(seconds(60));
+  EXPECT_EQ(Phase("burstable"), "Running");
+  // Recovered before the grace period: the clock starts again when it is met again.
+  SetObservation(Available(2 * Gi));
+  Tick();
+  SetObservation(Available(800 * Mi));
+  Tick();
+  Tick(seconds(60));
+  EXPECT_EQ(Phase("burstable"), "Running");
+  EXPECT_EQ(Phase("besteffort"), "Running");
+  EXPECT_EQ(runtime_.Calls("ExecSync"), 0);
+  // Met for 1m30s: one pod, stopped with its preStop hook and min(60, 20) s.
+  Tick(seconds(30));
+  ASSERT_TRUE(Eventually([&] { return Phase("burstable") == "Failed"; }));
+  Json st = Get("burstable")["status"];
+  EXPECT_EQ(st["reason"], "Evicted");
+  EXPECT_EQ(st["message"],
+            "The node was low on resource: memory. Container c was using 300Mi, which exceeds its "
+            "request of 10Mi. ");
+  EXPECT_EQ(st["containerStatuses"][0]["state"].contains("terminated"), true);
+  EXPECT_EQ(runtime_.Calls("ExecSync"), 1);
+  EXPECT_EQ(runtime_.LastStopTimeout(), 20);
+  EXPECT_EQ(Phase("besteffort"), "Running");
+}
+
+TEST_F(SoftEvictionTest, HardThresholdStillEvictsAtOnceWithOneSecond) {
+  ASSERT_TRUE(
+      client_.Create(Pods(), "default", MakePod("burstable", {{"requests", {{"memory", "10Mi"}}}}))
+          .ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("burstable") == "Running"; }));
+  SetObservation(Available(50 * Mi));  // below the hard 100Mi and the soft 1Gi
+  Tick();
+  ASSERT_TRUE(Eventually([&] { return Phase("burstable") == "Failed"; }));
+  EXPECT_EQ(runtime_.LastStopTimeout(), 1);
 }
 
 }  // namespace

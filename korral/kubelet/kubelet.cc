@@ -64,6 +64,20 @@ const Json& EmptyArray() {
 
 }  // namespace
 
+const Json* SpecContainer(const Json& pod, const std::string& name) {
+  // (Not through value(): that returns a copy the pointer would outlive.)
+  auto spec = pod.find("spec");
+  if (spec == pod.end() || !spec->is_object()) return nullptr;
+  for (const char* list : {"containers", "initContainers"}) {
+    auto l = spec->find(list);
+    if (l == spec->end() || !l->is_array()) continue;
+    for (const auto& c : *l) {
+      if (c.is_object() && c.value("name", "") == name) return &c;
+    }
+  }
+  return nullptr;
+}
+
 const v1::ContainerStatus* RuntimePod::Latest(const std::string& name, int skip) const {
   for (const auto& c : containers) {
     if (c.metadata().name() != name) continue;
@@ -1190,6 +1204,18 @@ void Kubelet::Impl::WriteStatus(const Json& pod, Json status) {
     if (st.last_status == status) return;
     if (st.evicted) return;  // the eviction wrote the final status
   }
+  std::string target_uid = uid;
+  if (IsStaticPod(pod)) {
+    // Written to the current mirror pod, compared with that one's status (`pod` may carry the
+    // status of a mirror pod deleted since). None yet, or only one being deleted: the sync of
+    // the informer event for the new mirror pod writes the status.
+    ObjectPtr m = MirrorPodOf(pod);
+    if (!m) return;
+    const Json& mmd = (*m)["metadata"];
+    if (mmd.contains("deletionTimestamp") && !mmd["deletionTimestamp"].is_null()) return;
+    target_uid = PodUid(*m);
+    current = m->value("status", Json::object());
+  }
   // Compare with what the API has, ignoring fields others own.
   Json cmp = current;
   for (const char* f : {"nominatedNodeName", "message", "reason", "resize"}) cmp.erase(f);
@@ -1197,13 +1223,6 @@ void Kubelet::Impl::WriteStatus(const Json& pod, Json status) {
     std::lock_guard l(mu);
     states[uid].last_status = status;
     return;
-  }
-  std::string target_uid = uid;
-  if (IsStaticPod(pod)) {
-    // Written to the mirror pod; none yet: the sync that creates it writes the status later.
-    ObjectPtr m = MirrorPodOf(pod);
-    if (!m) return;
-    target_uid = PodUid(*m);
   }
   Json patch = {{"metadata", {{"uid", target_uid}}}, {"status", status}};
   client::PatchOptions po;
@@ -1289,12 +1308,7 @@ void Kubelet::Impl::TerminatePod(Json pod, int64_t grace, bool delete_object) {
     std::vector<std::thread> killers;
     for (const auto& c : rp->containers) {
       if (c.state() != v1::CONTAINER_RUNNING) continue;
-      const Json* spec_c = nullptr;
-      for (const char* list : {"containers", "initContainers"}) {
-        for (const auto& sc : pod["spec"].value(list, EmptyArray())) {
-          if (sc.value("name", "") == c.metadata().name()) spec_c = &sc;
-        }
-      }
+      const Json* spec_c = SpecContainer(pod, c.metadata().name());
       std::string id = c.id();
       killers.emplace_back([this, &pod, spec_c, id, grace] {
         absl::Status s = KillContainer(&pod, spec_c, id, grace);

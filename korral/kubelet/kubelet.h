@@ -40,15 +40,44 @@ namespace korral::kubelet {
 
 class KubeletGroup;
 
-// Hard eviction thresholds (upstream evictionHard defaults) and timing.
+// One eviction threshold "<signal> < value": an absolute quantity in bytes or a percentage of
+// the capacity (neither set: off). A soft threshold has a grace period: it must be met that long
+// before pods are evicted for it.
+struct EvictionThreshold {
+  int64_t bytes = 0;
+  double percent = 0;
+  std::chrono::milliseconds grace_period{0};
+
+  bool IsSet() const { return bytes > 0 || percent > 0; }
+  // The threshold in bytes for this capacity.
+  int64_t Of(int64_t capacity) const {
+    return bytes > 0 ? bytes
+                     : static_cast<int64_t>(static_cast<double>(capacity) * percent / 100.0);
+  }
+};
+
+// Node-pressure eviction thresholds (upstream evictionHard defaults; evictionSoft,
+// evictionSoftGracePeriod and evictionMaxPodGracePeriod) and timing.
 struct EvictionConfig {
-  int64_t memory_available = 100 << 20;  // memory.available<100Mi (0: off)
-  double nodefs_available_percent = 10;  // nodefs.available<10% (0: off)
+  EvictionThreshold memory_available{.bytes = 100 << 20};          // memory.available<100Mi
+  EvictionThreshold nodefs_available{.percent = 10};               // nodefs.available<10%
+  EvictionThreshold soft_memory_available, soft_nodefs_available;  // off unless configured
+  // Pods evicted for a soft threshold get min(terminationGracePeriodSeconds, this) to stop;
+  // hard thresholds give 1 s.
+  int64_t max_pod_grace_period_seconds = 0;
   std::chrono::milliseconds monitoring_period{10000};
   // Pressure conditions stay True this long after the signal recovers
   // (evictionPressureTransitionPeriod).
   std::chrono::milliseconds pressure_transition_period{300000};
 };
+
+// Parses the kubelet's eviction flags into `out` (upstream syntax):
+//   hard / soft: "memory.available<100Mi,nodefs.available<10%" (a set flag replaces every
+//     default hard threshold, as upstream; signals: memory.available, nodefs.available)
+//   soft_grace: "memory.available=1m30s,nodefs.available=2m" (required for each soft threshold)
+// Empty strings leave `out` as it is. Errors name the bad statement.
+absl::Status ParseEvictionFlags(const std::string& hard, const std::string& soft,
+                                const std::string& soft_grace, EvictionConfig* out);
 
 // Image garbage collection (imageGCHighThresholdPercent / Low, imageMinimumGCAge).
 struct ImageGcConfig {

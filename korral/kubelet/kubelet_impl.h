@@ -122,6 +122,8 @@ struct Kubelet::Impl {
   // Eviction (eviction.cc).
   EvictionStatsFn eviction_stats;
   std::chrono::steady_clock::time_point last_memory_pressure{}, last_disk_pressure{};
+  // When each threshold met now was first seen met (key: signal * 2 + soft).
+  std::map<int, std::chrono::steady_clock::time_point> threshold_first_observed;
   std::chrono::steady_clock::time_point last_eviction_check{};
   std::atomic<bool> memory_pressure{false}, disk_pressure{false};
   // Image GC (image_gc.cc): first seen / last used per image id.
@@ -190,7 +192,10 @@ struct Kubelet::Impl {
 
   // eviction.cc
   void EvictionTick();
-  void EvictPod(const Json& pod, const EvictionObservation& obs, EvictionSignal signal);
+  // Stops the pod's containers with `grace` seconds (preStop hooks when > 1) and writes the
+  // Evicted status.
+  void EvictPod(const Json& pod, const EvictionObservation& obs, EvictionSignal signal,
+                int64_t grace);
   // image_gc.cc: the periodic GC at the high threshold; and removing unused images (oldest
   // first, at least minimum_age old) until `bytes` are freed (< 0: all). Returns bytes freed.
   void ImageGcTick();
@@ -230,6 +235,9 @@ struct Kubelet::Impl {
 // hash UID, config annotations, NoExecute toleration, defaults).
 absl::StatusOr<Json> StaticPodFromManifest(const std::string& path, const std::string& content,
                                            const std::string& node_name);
+// The container or init container of the pod's spec named `name` (points into `pod`); null if
+// none.
+const Json* SpecContainer(const Json& pod, const std::string& name);
 bool IsStaticPod(const Json& pod);  // annotation kubernetes.io/config.source=file
 bool IsMirrorPod(const Json& pod);  // annotation kubernetes.io/config.mirror
 

@@ -116,11 +116,14 @@ Json Kubelet::Impl::NodeStatus() {
   capacity["ephemeral-storage"] = fmt::format("{}Ki", eph_ki);
   Json alloc = capacity;
   int64_t alloc_mem_ki =
-      mem_ki - (cfg.system_reserved_memory + cfg.eviction.memory_available) / 1024;
+      mem_ki - (cfg.system_reserved_memory +
+                cfg.eviction.memory_available.Of(static_cast<int64_t>(node_memory_bytes))) /
+                   1024;
   alloc["memory"] = fmt::format("{}Ki", std::max<int64_t>(0, alloc_mem_ki));
   int64_t cpu_m = cpu * 1000 - cfg.system_reserved_cpu_millis;
   alloc["cpu"] = cpu_m % 1000 == 0 ? std::to_string(cpu_m / 1000) : fmt::format("{}m", cpu_m);
-  alloc["ephemeral-storage"] = std::to_string(eph_ki * 1024 / 10 * 9);  // nodefs.available<10%
+  alloc["ephemeral-storage"] = std::to_string(  // minus the nodefs.available hard threshold
+      std::max<int64_t>(0, eph_ki * 1024 - cfg.eviction.nodefs_available.Of(eph_ki * 1024)));
 
   bool runtime_ready = true, network_ready = true;
   std::string not_ready;

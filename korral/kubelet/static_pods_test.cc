@@ -176,6 +176,31 @@ TEST_F(StaticPodsTest, RunsWithMirrorPodEditRestartsDeleteRecreatesRemoveStops) 
   ASSERT_TRUE(Eventually([&] { return Mirror().is_null() && runtime_.NumSandboxes() == 0; }));
 }
 
+// The apiserver deletes a bound pod gracefully (deletionTimestamp first). The mirror pod made
+// again must get the static pod's status, although the status did not change since it was
+// written to the old mirror pod (it was compared with the old mirror's status and skipped).
+TEST_F(StaticPodsTest, GracefullyDeletedMirrorPodIsRecreatedWithStatus) {
+  Write("web.yaml", kManifest);
+  ASSERT_TRUE(kubelet_->Start().ok());
+  ASSERT_TRUE(Eventually([&] {
+    Json m = Mirror();
+    return !m.is_null() && m.value("status", Json::object()).value("phase", "") == "Running";
+  }));
+  Json m = Mirror();
+  std::string mirror_uid = m["metadata"]["uid"];
+  m["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+  m["metadata"]["deletionGracePeriodSeconds"] = 30;
+  ASSERT_TRUE(client_.Update(Pods(), "default", m).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Json n = Mirror();
+    return !n.is_null() && n["metadata"]["uid"] != mirror_uid &&
+           !n["metadata"].contains("deletionTimestamp") &&
+           n.value("status", Json::object()).value("phase", "") == "Running" &&
+           n["status"].contains("containerStatuses");
+  }));
+  EXPECT_EQ(runtime_.NumSandboxes(), 1u);
+}
+
 TEST_F(StaticPodsTest, OrphanedMirrorPodIsDeleted) {
   ASSERT_TRUE(kubelet_->Start().ok());
   Json orphan = *StaticPodFromManifest("/gone.yaml", kManifest, "node-1");
