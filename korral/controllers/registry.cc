@@ -26,6 +26,9 @@ ControllerDescriptor DisruptionControllerDescriptor();
 ControllerDescriptor CsrSigningControllerDescriptor();
 ControllerDescriptor CsrApprovingControllerDescriptor();
 ControllerDescriptor KubeletServingCsrApprovingControllerDescriptor();
+ControllerDescriptor PersistentVolumeBinderControllerDescriptor();  // volume/ (storage)
+ControllerDescriptor PvcProtectionControllerDescriptor();           // volume/ (storage)
+ControllerDescriptor PvProtectionControllerDescriptor();            // volume/ (storage)
 
 // --- workload controllers (workloads engineer): declare your descriptor functions here ---
 // BEGIN workload controller declarations
@@ -58,6 +61,9 @@ std::vector<ControllerDescriptor> AllControllers() {
   all.push_back(CsrSigningControllerDescriptor());
   all.push_back(CsrApprovingControllerDescriptor());
   all.push_back(KubeletServingCsrApprovingControllerDescriptor());
+  all.push_back(PersistentVolumeBinderControllerDescriptor());
+  all.push_back(PvcProtectionControllerDescriptor());
+  all.push_back(PvProtectionControllerDescriptor());
   // END core controllers
 
   // --- workload controllers (workloads engineer): one push_back per controller ---

@@ -180,7 +180,10 @@ class SchedulerTest(ServerTestCase):
             return p
 
         # Unbound, Immediate (no class): unschedulable on every node.
-        self.apply(pvc("unbound", ["ReadWriteOnce"]))
+        unbound = pvc("unbound", ["ReadWriteOnce"])
+        # Larger than every PV below, so the PV binder controller never binds it.
+        unbound["spec"]["resources"]["requests"]["storage"] = "5Gi"
+        self.apply(unbound)
         self.apply(pod_with("vol-pending", "unbound"))
         n = len(self.server.kubectl_json("get", "nodes")["items"])
         want = ("0/%d nodes are available: pod has unbound immediate PersistentVolumeClaims. "

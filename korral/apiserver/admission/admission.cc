@@ -9,6 +9,7 @@
 #include "korral/api/defaults.h"
 #include "korral/api/resource.h"
 #include "korral/apimachinery/errors.h"
+#include "korral/apiserver/admission/storage.h"
 #include "korral/apiserver/authz/node.h"
 #include "korral/apiserver/store.h"
 #include "korral/base/status.h"
@@ -721,6 +722,8 @@ std::vector<std::string> DefaultPlugins() {
           "DefaultTolerationSeconds",
           "PodSecurity",
           "Priority",
+          "DefaultStorageClass",
+          "StorageObjectInUseProtection",
           "CertificateApproval",
           "CertificateSigning",
           "CertificateSubjectRestriction",
@@ -764,6 +767,7 @@ absl::StatusOr<std::unique_ptr<Chain>> NewChain(Store* store,
       plugins.push_back(std::make_unique<DefaultTolerationSeconds>());
     if (n == "PodSecurity") plugins.push_back(std::make_unique<PodSecurity>(store));
     if (n == "Priority") plugins.push_back(std::make_unique<Priority>(store));
+    if (auto p = NewStoragePlugin(n, store)) plugins.push_back(std::move(p));
     if (n == "CertificateApproval") plugins.push_back(NewCertificateApproval(authorize));
     if (n == "CertificateSigning") plugins.push_back(NewCertificateSigning(authorize));
     if (n == "CertificateSubjectRestriction") {
