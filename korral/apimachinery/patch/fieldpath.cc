@@ -80,6 +80,32 @@ void AllPaths(const Json& v, const Schema* node, const Schema* type, FieldSet& f
   }
 }
 
+// AllPaths + ToFieldsV1 in one walk: `out` (an object) receives the FieldsV1 form of `v`;
+// `member` as AllPaths sets it (every node but the root).
+void AllPathsV1(const Json& v, const Schema* node, const Schema* type, Json::object_t& out,
+                bool member) {
+  static const Json kLeaf = Json::object();
+  if (v.is_object()) {
+    if (AtomicMap(node, type) || v.empty()) return;
+    if (member) out.emplace(".", kLeaf);
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      FieldSchema c = ChildSchema(type, it.key());
+      // Object keys come sorted, and "f:" keeps their order: append at the end.
+      auto slot = out.emplace_hint(out.end(), "f:" + it.key(), kLeaf);
+      AllPathsV1(it.value(), c.node, c.type, slot->second.get_ref<Json::object_t&>(), true);
+    }
+  } else if (v.is_array()) {
+    ListInfo info = ListInfoOf(node);
+    if (info.kind == ListInfo::kAtomic || v.empty()) return;
+    if (member) out.emplace(".", kLeaf);
+    const Schema* item = ListItemSchema(node);
+    for (const auto& e : v) {
+      auto slot = out.emplace(ElementKey(e, info), kLeaf).first;
+      AllPathsV1(e, nullptr, item, slot->second.get_ref<Json::object_t&>(), true);
+    }
+  }
+}
+
 void Cmp(const Json* l, const Json* r, const Schema* node, const Schema* type, FieldSet& a,
          FieldSet& m, FieldSet& rm);
 
@@ -277,6 +303,25 @@ FieldSet FieldSet::Union(const FieldSet& o) const {
   return out;
 }
 
+void FieldSet::UnionWith(FieldSet&& o) {
+  member = member || o.member;
+  for (auto& [k, c] : o.children) {
+    auto [it, inserted] = children.try_emplace(k, std::move(c));
+    if (!inserted) it->second.UnionWith(std::move(c));
+  }
+  o.children.clear();
+}
+
+void FieldSet::Subtract(const FieldSet& o) {
+  if (o.member) member = false;
+  if (o.children.empty()) return;
+  for (auto it = children.begin(); it != children.end();) {
+    auto jt = o.children.find(it->first);
+    if (jt != o.children.end()) it->second.Subtract(jt->second);
+    it = it->second.Empty() ? children.erase(it) : std::next(it);
+  }
+}
+
 FieldSet FieldSet::Difference(const FieldSet& o) const {
   FieldSet out;
   out.member = member && !o.member;
@@ -364,6 +409,12 @@ FieldSet ToFieldSet(const Json& value, const Schema* type) {
   ToSet(value, nullptr, type, fs);
   fs.member = false;  // the root is not a field
   return fs;
+}
+
+Json AllPathsFieldsV1(const Json& value, const Schema* type) {
+  Json out = Json::object();
+  AllPathsV1(value, nullptr, type, out.get_ref<Json::object_t&>(), false);
+  return out;
 }
 
 Comparison Compare(const Json& lhs, const Json& rhs, const Schema* type) {

@@ -33,6 +33,10 @@ struct FieldSet {
   void Insert(const std::vector<std::string>& path);
   // Set algebra on member paths.
   FieldSet Union(const FieldSet& o) const;
+  // In place: *this = *this | o, moving o's subtrees instead of copying them.
+  void UnionWith(FieldSet&& o);
+  // In place: *this = *this - o (emptied subtrees are removed).
+  void Subtract(const FieldSet& o);
   FieldSet Difference(const FieldSet& o) const;
   FieldSet Intersection(const FieldSet& o) const;
   bool operator==(const FieldSet& o) const { return member == o.member && children == o.children; }
@@ -49,6 +53,10 @@ std::string PathElementString(const std::string& element);
 
 // The fields set by `value` (what an apply configuration claims).
 FieldSet ToFieldSet(const Json& value, const schema::Schema* type);
+
+// ToFieldsV1() of every path of `value` (what Compare reports as added against nothing; the
+// root is not a member), built directly: a create's field set without the intermediate trie.
+Json AllPathsFieldsV1(const Json& value, const schema::Schema* type);
 
 struct Comparison {
   FieldSet added, modified, removed;

@@ -35,6 +35,33 @@ const ManagedEntry* Find(const std::vector<ManagedEntry>& es, const std::string&
   return nullptr;
 }
 
+// The in-place operations agree with the copying ones on overlapping, nested sets.
+TEST(FieldSet, InPlaceUnionAndSubtractMatchTheCopyingOnes) {
+  auto set = [](const char* fields_v1) { return *FieldSet::FromFieldsV1(Json::parse(fields_v1)); };
+  const FieldSet a = set(
+      R"({"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"c\"}":{".":{},"f:image":{}}}}}}})");
+  const FieldSet b = set(
+      R"({"f:metadata":{"f:labels":{"f:tier":{}}},"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"c\"}":{"f:image":{}}}}}},"f:data":{}})");
+  FieldSet u = a;
+  u.UnionWith(FieldSet(b));
+  EXPECT_EQ(u, a.Union(b));
+  EXPECT_EQ(u.ToFieldsV1(), a.Union(b).ToFieldsV1());
+  FieldSet d = a;
+  d.Subtract(b);
+  EXPECT_EQ(d, a.Difference(b));
+  // Subtracting everything leaves nothing; subtracting nothing changes nothing.
+  FieldSet all = a;
+  all.Subtract(a);
+  EXPECT_TRUE(all.Empty());
+  FieldSet same = a;
+  same.Subtract(FieldSet());
+  EXPECT_EQ(same, a);
+  // Only the listed leaves go: replicas and the container image, not the labels.
+  EXPECT_EQ(d.PathStrings(),
+            (std::vector<std::string>{".metadata.labels", ".metadata.labels.app",
+                                      ".spec.template.spec.containers[name=\"c\"]"}));
+}
+
 TEST(FieldSet, FieldsV1RoundTripAndPaths) {
   Json f = Json::parse(
       R"({"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"c\"}":{".":{},"f:image":{}}}}})");
@@ -67,6 +94,48 @@ TEST(Managed, CreateRecordsUpdateEntry) {
   EXPECT_TRUE(f["f:spec"].contains("f:replicas"));
   EXPECT_FALSE(f.contains("f:apiVersion"));
   EXPECT_FALSE(f["f:metadata"].contains("f:name"));
+}
+
+// A create's one-walk path gives exactly what the general comparison gives (old = {} takes
+// the general path): associative and set lists, atomic maps, empty values, status and the
+// server-owned metadata fields.
+TEST(Managed, CreateFastPathMatchesTheGeneralPath) {
+  const Json empty = Json::object();
+  auto pod = Json::parse(R"({"apiVersion":"v1","kind":"Pod",
+      "metadata":{"name":"p","namespace":"default","uid":"u","generateName":"p-",
+                  "creationTimestamp":"2026-01-01T00:00:00Z","labels":{"app":"x"},
+                  "annotations":{},"finalizers":["a","b"],
+                  "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"o",
+                                      "controller":true}]},
+      "spec":{"containers":[{"name":"c","image":"busybox","ports":[{"containerPort":80,"protocol":"TCP"}],
+                             "env":[{"name":"A","value":"1"},{"name":"B"}],"resources":{}}],
+              "nodeSelector":{"k":"v"},"tolerations":[{"key":"t","operator":"Exists"}],
+              "volumes":[]},
+      "status":{"phase":"Pending","conditions":[{"type":"Ready","status":"False"}]}})");
+  const schema::Schema* pod_schema = schema::FindKindSchema("v1", "Pod");
+  for (bool ignore_status : {true, false}) {
+    ManagedOptions o = Opts("kubelet");
+    o.api_version = "v1";
+    o.kind = "Pod";
+    o.ignore_status = ignore_status;
+    Json fast = pod, general = pod;
+    ASSERT_TRUE(RecordUpdate(nullptr, fast, pod_schema, o).ok());
+    ASSERT_TRUE(RecordUpdate(&empty, general, pod_schema, o).ok());
+    EXPECT_EQ(fast, general) << fast["metadata"]["managedFields"].dump();
+  }
+  Json dep = Config(3, "nginx"), dep_general = Config(3, "nginx");
+  ManagedOptions o = Opts("kubectl-create");
+  o.subresource = "scale";
+  ASSERT_TRUE(RecordUpdate(nullptr, dep, Deployment(), o).ok());
+  ASSERT_TRUE(RecordUpdate(&empty, dep_general, Deployment(), o).ok());
+  EXPECT_EQ(dep, dep_general);
+  // Nothing trackable: no managedFields at all, on both paths.
+  Json bare = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", {{"name", "d"}}}};
+  Json bare_general = bare;
+  ASSERT_TRUE(RecordUpdate(nullptr, bare, Deployment(), Opts("m")).ok());
+  ASSERT_TRUE(RecordUpdate(&empty, bare_general, Deployment(), Opts("m")).ok());
+  EXPECT_EQ(bare, bare_general);
+  EXPECT_FALSE(bare["metadata"].contains("managedFields"));
 }
 
 TEST(Managed, UpdateMovesOwnership) {
