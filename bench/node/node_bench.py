@@ -2,10 +2,11 @@
 
   pod startup latency: 100 busybox pods (image present, IfNotPresent) created at once through
   the API; time from each create call to the first watch event showing it Running; p50/p99.
-  agent RSS idle and with the pods running.
+  agent RSS idle, with the pods running and with --rss-pods (the node's 110) running; agent CPU
+  with the pods steady.
   hollow nodes: `korral hollow-nodes --count N` RSS per node.
 
-Usage: /usr/bin/python3 bench/node/node_bench.py [--pods 100] [--hollow 200]
+Usage: /usr/bin/python3 bench/node/node_bench.py [--pods 100] [--rss-pods 110] [--hollow 200]
 Prints one line per metric; cleans up everything it created (as test/integration/test_node.py).
 """
 import argparse
@@ -44,6 +45,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pods", type=int, default=100)
     ap.add_argument("--hollow", type=int, default=200)
+    ap.add_argument("--rss-pods", type=int, default=110,
+                    help="after the latency and CPU runs, add pods up to this many (the node's "
+                         "maxPods) and measure the agent's RSS again")
     ap.add_argument("--qps", type=float, default=5.0,
                     help="pod creation rate (0: all at once); upstream's density test paces too")
     args = ap.parse_args()
@@ -77,13 +81,17 @@ def main():
         t.start()
         time.sleep(0.5)
         t_start = time.time()
-        for i in range(args.pods):
-            name = "bench-%03d" % i
-            body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        def pod_body(name):
+            return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
                     "spec": {"nodeName": N.node, "terminationGracePeriodSeconds": 0,
-                             "containers": [{"name": "c", "image": "docker.io/library/busybox:latest",
+                             "containers": [{"name": "c",
+                                             "image": "docker.io/library/busybox:latest",
                                              "imagePullPolicy": "IfNotPresent",
                                              "command": ["sleep", "3600"]}]}}
+
+        for i in range(args.pods):
+            name = "bench-%03d" % i
+            body = pod_body(name)
             if args.qps > 0:
                 time.sleep(max(0.0, t_start + i / args.qps - time.time()))
             created[name] = time.time()
@@ -125,6 +133,21 @@ def main():
         time.sleep(20)
         c1 = cpu_ticks(N.agent.pid)
         print("agent_cpu_cores_steady %.3f" % ((c1 - c0) / os.sysconf("SC_CLK_TCK") / 20.0))
+        if args.rss_pods > args.pods:
+            for i in range(args.pods, args.rss_pods):
+                body = pod_body("bench-%03d" % i)
+                v1.create_namespaced_pod("default", body)
+            deadline = time.time() + 300
+            n_running = 0
+            while time.time() < deadline:
+                pods = v1.list_namespaced_pod("default").items
+                n_running = sum(1 for p in pods if p.status and p.status.phase == "Running")
+                if n_running >= args.rss_pods:
+                    break
+                time.sleep(1)
+            time.sleep(15)  # a stats sample and a relist with every pod
+            print("pods_running_for_rss %d/%d" % (n_running, args.rss_pods))
+            print("agent_rss_%dpods_kb %d" % (args.rss_pods, agent_rss(N.agent.pid)))
     finally:
         N.tearDownClass()
 

@@ -57,6 +57,18 @@ void AddAgentOptions(CLI::App* cmd, AgentSettings* s) {
   cmd->add_option("--node-labels", s->labels, "Extra node labels key=value (repeatable)");
   cmd->add_option("--pod-manifest-path", c.pod_manifest_path,
                   "Directory of static pod manifests (YAML/JSON) run with mirror pods in the API");
+  cmd->add_option("--eviction-hard", c.eviction_hard,
+                  "Hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10% "
+                  "(replaces those defaults)");
+  cmd->add_option(
+      "--eviction-soft", c.eviction_soft,
+      "Soft eviction thresholds, e.g. memory.available<1Gi (each needs a grace period)");
+  cmd->add_option("--eviction-soft-grace-period", c.eviction_soft_grace_period,
+                  "How long each soft threshold must hold before evicting, e.g. "
+                  "memory.available=1m30s");
+  cmd->add_option("--eviction-max-pod-grace-period", c.eviction_max_pod_grace_period,
+                  "Longest termination grace period (s) of a pod evicted for a soft threshold")
+      ->capture_default_str();
   cmd->add_flag("--cleanup-on-exit", c.cleanup_on_exit,
                 "On exit remove all pods, pod cgroups and the CNI bridge (tests)");
 }

@@ -363,6 +363,13 @@ absl::Status Agent::Start() {
   Impl& a = *impl_;
   const AgentConfig& cfg = a.cfg;
   if (cfg.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
+  kubelet::EvictionConfig eviction;
+  KORRAL_RETURN_IF_ERROR(kubelet::ParseEvictionFlags(cfg.eviction_hard, cfg.eviction_soft,
+                                                     cfg.eviction_soft_grace_period, &eviction));
+  if (cfg.eviction_max_pod_grace_period < 0) {
+    return absl::InvalidArgumentError("--eviction-max-pod-grace-period must not be negative");
+  }
+  eviction.max_pod_grace_period_seconds = cfg.eviction_max_pod_grace_period;
   fs::path d = fs::absolute(cfg.data_dir);
   a.cfg.data_dir = d.string();
   std::error_code ec;
@@ -432,6 +439,7 @@ absl::Status Agent::Start() {
   kc.cluster_dns = cfg.cluster_dns;
   kc.pod_manifest_path = cfg.pod_manifest_path;
   kc.pinned_images = {cfg.sandbox_image};  // never image-GC'd (containerd 1.6 does not pin it)
+  kc.eviction = eviction;
   a.kubelet = std::make_unique<kubelet::Kubelet>(*a.client, *a.runtime, kc);
   KORRAL_RETURN_IF_ERROR(a.kubelet->Start());
   KORRAL_RETURN_IF_ERROR(a.StartServer(rc.ca_pem, node));

@@ -43,6 +43,10 @@ struct AgentConfig {
   std::string cluster_dns;
   std::string pod_manifest_path;  // static pods (upstream staticPodPath); "" disables
   std::map<std::string, std::string> node_labels;
+  // Node-pressure eviction (kubelet.h ParseEvictionFlags syntax); empty: upstream's defaults
+  // (hard memory.available<100Mi, nodefs.available<10%; no soft thresholds).
+  std::string eviction_hard, eviction_soft, eviction_soft_grace_period;
+  int eviction_max_pod_grace_period = 0;  // seconds, for pods evicted by a soft threshold
   // On Stop: stop and remove every pod sandbox, the pod cgroups and the CNI bridge (tests).
   bool cleanup_on_exit = false;
   std::string busybox_path = "/bin/busybox";
