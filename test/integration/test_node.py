@@ -21,7 +21,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from node_env import dump_cluster, failed, nat_chains, node_runtime_available, wait_for  # noqa: E402
+from node_env import (AGENT_TEST_FLAGS, dump_cluster, failed, nat_chains,  # noqa: E402
+                      node_runtime_available, wait_for)
 
 
 
@@ -56,7 +57,7 @@ class NodeTest(unittest.TestCase):
                 "--data-dir", cls.agent_dir, "--node-name", cls.node,
                 "--pod-cidr", cls.pod_cidr, "--cni-bridge", cls.bridge,
                 "--cgroup-root", cls.cgroup_root, "--registry-port", str(cls.registry_port),
-                "--kubelet-port", str(harness.free_port())]
+                "--kubelet-port", str(harness.free_port())] + AGENT_TEST_FLAGS
         return args + (["--cleanup-on-exit"] if cleanup else [])
 
     @classmethod

@@ -24,7 +24,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from node_env import dump_cluster, failed, nat_chains, node_runtime_available, wait_for  # noqa: E402
+from node_env import (AGENT_TEST_FLAGS, dump_cluster, failed, nat_chains,  # noqa: E402
+                      node_runtime_available, wait_for)
 
 FAKE_KUBELET = os.environ.get("FAKE_KUBELET_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(harness.KORRAL)), "fake_kubelet")
@@ -173,7 +174,7 @@ class NodeStreamingTest(unittest.TestCase):
                 "--data-dir", cls.agent_dir, "--node-name", cls.node, "--node-ip", "127.0.0.1",
                 "--pod-cidr", cls.pod_cidr, "--cni-bridge", cls.bridge,
                 "--cgroup-root", cls.cgroup_root, "--registry-port", str(cls.registry_port),
-                "--kubelet-port", str(cls.kubelet_port)]
+                "--kubelet-port", str(cls.kubelet_port)] + AGENT_TEST_FLAGS
         return args + (["--cleanup-on-exit"] if cleanup else [])
 
     @classmethod
