@@ -43,6 +43,9 @@ def main():
     ap.add_argument("--korral", default=harness.KORRAL)
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--settle", type=float, default=10, help="seconds to wait at N pods")
+    ap.add_argument("--trim", action="store_true",
+                    help="then call malloc_trim(0) in the controller manager (gdb) and report "
+                         "the RSS again")
     args = ap.parse_args()
     harness.KORRAL = args.korral
 
@@ -97,6 +100,13 @@ def main():
         print("controller_manager_rss_peak_mib: %.1f" %
               (proc_status_kib(cm.pid, "VmHWM") / 1024))
         print("controller_manager_cpu_s: %.1f" % cpu_seconds(cm.pid))
+        if args.trim:
+            # How much of the RSS is memory malloc holds free (fragmentation, per-thread arenas).
+            subprocess.run(["gdb", "-p", str(cm.pid), "-batch", "-ex",
+                            "call (int)malloc_trim(0)"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=120)
+            print("controller_manager_rss_after_malloc_trim_mib: %.1f" %
+                  (proc_status_kib(cm.pid, "VmRSS") / 1024))
         print("server_rss_mib: %.1f" % (proc_status_kib(server.proc.pid, "VmRSS") / 1024))
         return 0
     finally:

@@ -50,6 +50,13 @@ std::string_view PatchContentType(PatchType type) {
   return "application/merge-patch+json";
 }
 
+Json PartialObjectMetadata(const Json& object) {
+  Json out = {{"apiVersion", "meta.k8s.io/v1"}, {"kind", "PartialObjectMetadata"}};
+  auto m = object.is_object() ? object.find("metadata") : object.end();
+  out["metadata"] = m != object.end() && m->is_object() ? *m : Json::object();
+  return out;
+}
+
 std::string ObjectKey(const Json& object) {
   if (!object.is_object()) return "";
   auto meta = object.find("metadata");

@@ -73,6 +73,9 @@ struct ListOptions {
   int64_t limit = 0;  // 0: no limit
   std::string continue_token;
   std::string resource_version;  // "" (most recent, quorum), "0" (any), or a specific version
+  // Ask for the PartialObjectMetadataList view (client-go's metadata client): items are
+  // {"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadata","metadata":{...}}.
+  bool metadata_only = false;
 };
 
 struct WatchOptions {
@@ -81,7 +84,17 @@ struct WatchOptions {
   bool allow_watch_bookmarks = false;
   std::string label_selector;
   std::string field_selector;
+  // Events carry PartialObjectMetadata objects (metadata only), as ListOptions::metadata_only.
+  bool metadata_only = false;
 };
+
+// The Accept headers of the metadata view (list and get/watch), and the conversion of a full
+// object to that view (what the apiserver does; FakeClient uses it).
+inline constexpr char kAcceptMetadataList[] =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+inline constexpr char kAcceptMetadata[] =
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+Json PartialObjectMetadata(const Json& object);
 
 enum class PatchType {
   kMerge,      // application/merge-patch+json (RFC 7386)

@@ -148,6 +148,7 @@ std::string NowRfc3339() {
 
 struct FakeClient::WatchState {
   std::string resource_key, ns, labels, fields;
+  bool metadata_only = false;
   WatchEventCallback on_event;
   WatchDoneCallback on_done;
   std::mutex mu;
@@ -182,6 +183,7 @@ struct FakeClient::WatchState {
         WatchEvent e = std::move(queue.front());
         queue.pop_front();
         l.unlock();
+        if (metadata_only && e.type != "BOOKMARK") e.object = PartialObjectMetadata(e.object);
         on_event(std::move(e));
         l.lock();
         continue;
@@ -316,13 +318,17 @@ absl::StatusOr<Json> FakeClient::List(const ResourceRef& ref, std::string_view n
       break;
     }
     if (kind.empty()) kind = obj.value("kind", "");
-    items.push_back(obj);
+    items.push_back(options.metadata_only ? PartialObjectMetadata(obj) : obj);
     last_key = key;
   }
   Json list = {{"apiVersion", ref.ApiVersion()},
                {"kind", kind.empty() ? "List" : kind + "List"},
                {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
                {"items", std::move(items)}};
+  if (options.metadata_only) {
+    list["apiVersion"] = "meta.k8s.io/v1";
+    list["kind"] = "PartialObjectMetadataList";
+  }
   if (more) list["metadata"]["continue"] = last_key;
   return list;
 }
@@ -508,6 +514,7 @@ absl::StatusOr<WatchHandlePtr> FakeClient::Watch(const ResourceRef& ref, std::st
   state->ns = ref.namespaced ? std::string(ns) : "";
   state->labels = options.label_selector;
   state->fields = options.field_selector;
+  state->metadata_only = options.metadata_only;
   state->on_event = std::move(on_event);
   state->on_done = std::move(on_done);
   {

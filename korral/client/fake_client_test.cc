@@ -216,6 +216,47 @@ TEST(FakeClientTest, WatchFromResourceVersion) {
   EXPECT_TRUE(done->ok());
 }
 
+TEST(FakeClientTest, MetadataOnlyListAndWatch) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  auto p1 = c.Create(pods, "d", Pod("p1", {{"app", "a"}}, "n1"));
+  ASSERT_TRUE(p1.ok());
+  auto list = c.List(pods, "d", {.label_selector = "app=a", .metadata_only = true});
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ((*list)["kind"], "PartialObjectMetadataList");
+  EXPECT_EQ((*list)["apiVersion"], "meta.k8s.io/v1");
+  ASSERT_EQ((*list)["items"].size(), 1u);
+  const Json& item = (*list)["items"][0];
+  EXPECT_EQ(item, Json({{"apiVersion", "meta.k8s.io/v1"},
+                        {"kind", "PartialObjectMetadata"},
+                        {"metadata", (*p1)["metadata"]}}));
+  // Full lists are unchanged.
+  auto full = c.List(pods, "d");
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ((*full)["kind"], "PodList");
+  EXPECT_EQ((*full)["items"][0]["spec"]["nodeName"], "n1");
+
+  Collector col;
+  auto w = c.Watch(pods, "d", {.allow_watch_bookmarks = true, .metadata_only = true}, col.OnEvent(),
+                   col.OnDone());
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE(c.Create(pods, "d", Pod("p2", {}, "n2")).ok());
+  ASSERT_TRUE(col.WaitEvents(3));
+  auto ev = col.events();
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].type, "ADDED");  // the current state
+  EXPECT_EQ(ev[0].object["kind"], "PartialObjectMetadata");
+  EXPECT_EQ(ev[0].object["metadata"]["name"], "p1");
+  EXPECT_FALSE(ev[0].object.contains("spec"));
+  EXPECT_EQ(ev[1].type, "BOOKMARK");
+  EXPECT_EQ(ev[2].type, "ADDED");
+  EXPECT_EQ(ev[2].object["kind"], "PartialObjectMetadata");
+  EXPECT_EQ(ev[2].object["apiVersion"], "meta.k8s.io/v1");
+  EXPECT_EQ(ev[2].object["metadata"]["name"], "p2");
+  EXPECT_FALSE(ev[2].object.contains("spec"));
+  (*w)->Stop();
+}
+
 TEST(FakeClientTest, WatchWithoutVersionSendsCurrentStateAndSelectorTransitions) {
   FakeClient c;
   auto pods = resources::Pods();

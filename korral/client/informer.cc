@@ -35,7 +35,17 @@ void ToObjectMetadata(Json& object) {
 
 // ---- Indexer ----
 
-Indexer::Indexer() { index_funcs_[kNamespaceIndex] = NamespaceIndexFunc; }
+Indexer::Indexer(bool compact) : compact_(compact) {
+  index_funcs_[kNamespaceIndex] = NamespaceIndexFunc;
+}
+
+ObjectPtr Indexer::LoadLocked(Slot& slot) const {
+  if (!compact_) return slot.object;
+  if (ObjectPtr held = slot.decoded.lock()) return held;
+  auto tree = std::make_shared<const Json>(Json::from_msgpack(slot.packed));
+  slot.decoded = tree;
+  return tree;
+}
 
 void Indexer::IndexLocked(const std::string& key, const Json& object, bool add) {
   for (const auto& [name, fn] : index_funcs_) {
@@ -55,7 +65,8 @@ absl::Status Indexer::AddIndex(const std::string& name, IndexFunc fn) {
   std::lock_guard l(mu_);
   if (index_funcs_.count(name)) return absl::AlreadyExistsError("index " + name + " exists");
   auto& index = indices_[name];
-  for (const auto& [key, obj] : items_) {
+  for (auto& [key, slot] : items_) {
+    ObjectPtr obj = LoadLocked(slot);
     for (const std::string& value : fn(*obj)) index[value].insert(key);
   }
   index_funcs_[name] = std::move(fn);
@@ -64,12 +75,23 @@ absl::Status Indexer::AddIndex(const std::string& name, IndexFunc fn) {
 
 ObjectPtr Indexer::Upsert(ObjectPtr object) {
   std::string key = ObjectKey(*object);
+  std::vector<std::uint8_t> packed;
+  if (compact_) {
+    packed = Json::to_msgpack(*object);
+    packed.shrink_to_fit();
+  }
   std::lock_guard l(mu_);
-  ObjectPtr& slot = items_[key];
-  ObjectPtr old = std::move(slot);
+  auto [it, inserted] = items_.try_emplace(key);
+  Slot& slot = it->second;
+  ObjectPtr old = inserted ? nullptr : LoadLocked(slot);
   if (old) IndexLocked(key, *old, false);
   IndexLocked(key, *object, true);
-  slot = std::move(object);
+  if (compact_) {
+    slot.packed = std::move(packed);
+    slot.decoded = object;
+  } else {
+    slot.object = std::move(object);
+  }
   return old;
 }
 
@@ -77,7 +99,7 @@ ObjectPtr Indexer::Remove(const std::string& key) {
   std::lock_guard l(mu_);
   auto it = items_.find(key);
   if (it == items_.end()) return nullptr;
-  ObjectPtr old = std::move(it->second);
+  ObjectPtr old = LoadLocked(it->second);
   items_.erase(it);
   IndexLocked(key, *old, false);
   return old;
@@ -86,14 +108,14 @@ ObjectPtr Indexer::Remove(const std::string& key) {
 ObjectPtr Indexer::Get(const std::string& key) const {
   std::lock_guard l(mu_);
   auto it = items_.find(key);
-  return it == items_.end() ? nullptr : it->second;
+  return it == items_.end() ? nullptr : LoadLocked(it->second);
 }
 
 std::vector<ObjectPtr> Indexer::List() const {
   std::lock_guard l(mu_);
   std::vector<ObjectPtr> out;
   out.reserve(items_.size());
-  for (const auto& [k, v] : items_) out.push_back(v);
+  for (auto& [k, slot] : items_) out.push_back(LoadLocked(slot));
   return out;
 }
 
@@ -113,8 +135,9 @@ std::vector<ObjectPtr> Indexer::ByIndex(const std::string& index_name,
   if (idx == indices_.end()) return out;
   auto keys = idx->second.find(value);
   if (keys == idx->second.end()) return out;
+  out.reserve(keys->second.size());
   for (const std::string& k : keys->second) {
-    if (auto it = items_.find(k); it != items_.end()) out.push_back(it->second);
+    if (auto it = items_.find(k); it != items_.end()) out.push_back(LoadLocked(it->second));
   }
   return out;
 }
@@ -169,7 +192,9 @@ std::unique_ptr<ListerWatcher> NewListerWatcher(Client& client, ResourceRef ref,
 
 SharedInformer::SharedInformer(std::unique_ptr<ListerWatcher> lister_watcher,
                                InformerOptions options)
-    : lw_(std::move(lister_watcher)), options_(std::move(options)) {}
+    : lw_(std::move(lister_watcher)),
+      options_(std::move(options)),
+      indexer_(options_.compact_cache) {}
 
 SharedInformer::~SharedInformer() { Stop(); }
 

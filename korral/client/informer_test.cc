@@ -99,8 +99,8 @@ class GatedListerWatcher : public ListerWatcher {
   bool& open_;
 };
 
-TEST(IndexerTest, IndexesAndUpdates) {
-  Indexer idx;
+void CheckIndexesAndUpdates(bool compact) {
+  Indexer idx(compact);
   ASSERT_TRUE(idx.AddIndex("node",
                            [](const Json& p) {
                              return std::vector<std::string>{p["spec"].value("nodeName", "")};
@@ -132,6 +132,44 @@ TEST(IndexerTest, IndexesAndUpdates) {
                   .ok());
   EXPECT_EQ(idx.ByIndex("name", "p3").size(), 1u);
   EXPECT_TRUE(idx.ByIndex("nope", "x").empty());
+}
+
+TEST(IndexerTest, IndexesAndUpdates) { CheckIndexesAndUpdates(false); }
+TEST(IndexerTest, CompactIndexesAndUpdates) { CheckIndexesAndUpdates(true); }
+
+TEST(IndexerTest, CompactRoundTripsAndSharesHeldObjects) {
+  Indexer idx(/*compact=*/true);
+  EXPECT_TRUE(idx.compact());
+  Json pod = Pod("a", "p1", "n1");
+  pod["metadata"]["labels"] = {{"app", "web"}, {"unicode", "h\u00e9llo \u2603"}};
+  pod["spec"]["terminationGracePeriodSeconds"] = 30;
+  pod["spec"]["priority"] = -5;
+  pod["spec"]["big"] = 9007199254740993ULL;
+  pod["spec"]["ratio"] = 0.25;
+  pod["spec"]["hostNetwork"] = false;
+  pod["spec"]["nothing"] = nullptr;
+  pod["spec"]["empty"] = Json::object();
+  pod["spec"]["list"] = Json::array({1, "two", Json::array()});
+  {
+    auto held = std::make_shared<const Json>(pod);
+    idx.Upsert(held);
+    // While somebody holds the object, the same tree is handed out (no decode).
+    EXPECT_EQ(idx.Get("a/p1").get(), held.get());
+    EXPECT_EQ(idx.ListNamespace("a").at(0).get(), held.get());
+  }
+  // Released: decoded from the compact form, equal to what was stored.
+  auto got = idx.Get("a/p1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, pod) << got->dump();
+  EXPECT_EQ((*got)["spec"]["big"].get<uint64_t>(), 9007199254740993ULL);
+  EXPECT_EQ((*got)["spec"]["priority"].get<int64_t>(), -5);
+  EXPECT_EQ((*got)["spec"]["ratio"].get<double>(), 0.25);
+  EXPECT_EQ(idx.List().at(0).get(), got.get());  // held again: shared
+  auto old = idx.Remove("a/p1");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(*old, pod);
+  EXPECT_EQ(idx.Size(), 0u);
+  EXPECT_TRUE(idx.ListNamespace("a").empty());
 }
 
 TEST(InformerTest, InitialListThenEvents) {
@@ -170,6 +208,33 @@ TEST(InformerTest, InitialListThenEvents) {
   Recorder late;
   inf.AddEventHandler(late.Handler());
   EXPECT_EQ(late.calls(), (std::vector<std::string>{"add ns/b", "add ns/c"}));
+  inf.Stop();
+}
+
+TEST(InformerTest, CompactCacheServesTheSameObjects) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "a", "n1")).ok());
+  InformerOptions o = Fast();
+  o.compact_cache = true;
+  SharedInformer inf(NewListerWatcher(c, pods), o);
+  Recorder rec;
+  inf.AddEventHandler(rec.Handler());
+  inf.Start();
+  ASSERT_TRUE(inf.WaitForCacheSync(seconds(10)));
+  EXPECT_TRUE(inf.indexer().compact());
+  ASSERT_TRUE(Eventually([&] { return c.NumWatches() == 1; }));
+  auto a = c.Get(pods, "ns", "a");
+  ASSERT_TRUE(a.ok());
+  (*a)["spec"]["nodeName"] = "n2";
+  ASSERT_TRUE(c.Update(pods, "ns", *a).ok());
+  ASSERT_TRUE(rec.WaitFor(2));
+  EXPECT_EQ(rec.calls(), (std::vector<std::string>{"add ns/a", "update ns/a"}));
+  auto cached = inf.indexer().Get("ns/a");
+  ASSERT_TRUE(cached);
+  auto want = c.Get(pods, "ns", "a");
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(*cached, *want);
   inf.Stop();
 }
 

@@ -257,15 +257,15 @@ struct RestClient::Impl {
   }
 
   http::request<http::string_body> MakeRequest(std::string_view method, std::string_view target,
-                                               std::string_view body,
-                                               std::string_view content_type) {
+                                               std::string_view body, std::string_view content_type,
+                                               std::string_view accept = "application/json") {
     http::request<http::string_body> req;
     req.method_string(method);
     req.target(target);
     req.version(11);
     req.set(http::field::host, host_header);
     req.set(http::field::user_agent, config.user_agent);
-    req.set(http::field::accept, "application/json");
+    req.set(http::field::accept, accept);
     std::string token =
         config.bearer_token_source ? config.bearer_token_source() : config.bearer_token;
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
@@ -279,9 +279,10 @@ struct RestClient::Impl {
   }
 
   absl::StatusOr<RawResponse> Do(std::string_view method, std::string_view target,
-                                 std::string_view body, std::string_view content_type) {
+                                 std::string_view body, std::string_view content_type,
+                                 std::string_view accept = "application/json") {
     limiter->Accept();
-    auto req = MakeRequest(method, target, body, content_type);
+    auto req = MakeRequest(method, target, body, content_type, accept);
     for (int attempt = 0;; ++attempt) {
       std::unique_ptr<Conn> c = attempt == 0 ? TakeIdle() : nullptr;
       if (!c) {
@@ -323,8 +324,9 @@ struct RestClient::Impl {
   static constexpr int kMaxRetryAfterSeconds = 10;
 
   absl::StatusOr<Json> DoJson(std::string_view method, std::string_view target,
-                              std::string_view body, std::string_view content_type) {
-    KORRAL_ASSIGN_OR_RETURN(RawResponse res, Do(method, target, body, content_type));
+                              std::string_view body, std::string_view content_type,
+                              std::string_view accept = "application/json") {
+    KORRAL_ASSIGN_OR_RETURN(RawResponse res, Do(method, target, body, content_type, accept));
     // client-go's checkWait: a 429 (or 5xx) with Retry-After means the request was not
     // processed (e.g. the apiserver's max-in-flight limit); wait as told and resend, up to
     // kMaxRetryAfterRetries times.
@@ -333,7 +335,7 @@ struct RestClient::Impl {
          ++retry) {
       std::this_thread::sleep_for(
           std::chrono::seconds(std::min(res.retry_after_seconds, kMaxRetryAfterSeconds)));
-      KORRAL_ASSIGN_OR_RETURN(res, Do(method, target, body, content_type));
+      KORRAL_ASSIGN_OR_RETURN(res, Do(method, target, body, content_type, accept));
     }
     if (res.status < 200 || res.status >= 300) return StatusFromResponse(res.status, res.body);
     Json parsed = Json::parse(res.body, nullptr, /*allow_exceptions=*/false);
@@ -351,8 +353,9 @@ class RestWatch : public std::enable_shared_from_this<RestWatch> {
  public:
   RestWatch(std::unique_ptr<Conn> conn,
             std::unique_ptr<http::response_parser<http::buffer_body>> parser,
-            WatchEventCallback on_event, WatchDoneCallback on_done)
-      : conn_(std::move(conn)),
+            WatchEventCallback on_event, WatchDoneCallback on_done, bool metadata_only)
+      : metadata_only_(metadata_only),
+        conn_(std::move(conn)),
         parser_(std::move(parser)),
         on_event_(std::move(on_event)),
         on_done_(std::move(on_done)) {}
@@ -395,7 +398,12 @@ class RestWatch : public std::enable_shared_from_this<RestWatch> {
       return false;
     }
     if (stopping_) return false;
-    on_event_(WatchEvent{std::move(type), std::move(ev["object"])});
+    Json& object = ev["object"];
+    if (metadata_only_ && type != "BOOKMARK" &&
+        object.value("kind", "") != "PartialObjectMetadata") {
+      object = PartialObjectMetadata(object);  // a server without the metadata view
+    }
+    on_event_(WatchEvent{std::move(type), std::move(object)});
     return true;
   }
 
@@ -436,6 +444,7 @@ class RestWatch : public std::enable_shared_from_this<RestWatch> {
     if (on_done_) on_done_(end);
   }
 
+  const bool metadata_only_;
   std::unique_ptr<Conn> conn_;
   std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
   WatchEventCallback on_event_;
@@ -502,6 +511,19 @@ absl::StatusOr<Json> RestClient::List(const ResourceRef& ref, std::string_view n
   }
   if (!options.resource_version.empty()) {
     target = AppendQuery(target, "resourceVersion", options.resource_version);
+  }
+  if (options.metadata_only) {
+    KORRAL_ASSIGN_OR_RETURN(
+        Json list, impl_->DoJson("GET", target, "", "application/json", kAcceptMetadataList));
+    // A server without the metadata view answers with full objects (the Accept fallback).
+    if (list.value("kind", "") != "PartialObjectMetadataList") {
+      list["apiVersion"] = "meta.k8s.io/v1";
+      list["kind"] = "PartialObjectMetadataList";
+      if (auto items = list.find("items"); items != list.end() && items->is_array()) {
+        for (Json& item : *items) item = PartialObjectMetadata(item);
+      }
+    }
+    return list;
   }
   return DoJson("GET", target);
 }
@@ -573,7 +595,8 @@ absl::StatusOr<WatchHandlePtr> RestClient::Watch(const ResourceRef& ref, std::st
   }
   impl_->limiter->Accept();
   KORRAL_ASSIGN_OR_RETURN(std::unique_ptr<Conn> c, impl_->Connect());
-  auto req = impl_->MakeRequest("GET", target, "", "");
+  auto req = impl_->MakeRequest("GET", target, "", "",
+                                options.metadata_only ? kAcceptMetadata : "application/json");
   c->Lowest().expires_after(impl_->config.timeout);
   beast::error_code ec =
       c->Run([&](auto& stream, auto handler) { http::async_write(stream, req, handler); });
@@ -607,7 +630,7 @@ absl::StatusOr<WatchHandlePtr> RestClient::Watch(const ResourceRef& ref, std::st
     c->Lowest().expires_never();
   }
   auto watch = std::make_shared<RestWatch>(std::move(c), std::move(parser), std::move(on_event),
-                                           std::move(on_done));
+                                           std::move(on_done), options.metadata_only);
   watch->Start();
   return WatchHandlePtr(new RestWatchHandle(std::move(watch)));
 }

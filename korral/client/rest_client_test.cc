@@ -133,7 +133,7 @@ struct Reply {
 };
 
 struct Seen {
-  std::string method, target, body, content_type, authorization, client_cn;
+  std::string method, target, body, content_type, authorization, client_cn, accept;
 };
 
 using Handler = std::function<Reply(const Seen&)>;
@@ -205,7 +205,8 @@ class TestServer {
                 req.body(),
                 std::string(req[http::field::content_type]),
                 std::string(req[http::field::authorization]),
-                cn};
+                cn,
+                std::string(req[http::field::accept])};
       Reply r = handler_(seen);
       if (r.stream) {
         http::response<http::empty_body> res{static_cast<http::status>(r.status), 11};
@@ -542,6 +543,97 @@ TEST_F(RestClientTest, WatchStreamsEventsIncrementally) {
   EXPECT_EQ(target,
             "/api/v1/namespaces/ns/pods?watch=1&resourceVersion=9&timeoutSeconds=30&"
             "allowWatchBookmarks=true");
+}
+
+TEST_F(RestClientTest, MetadataOnlyListAndWatchAskForPartialObjectMetadata) {
+  std::mutex mu;
+  std::vector<Seen> seen;
+  bool server_has_view = true;
+  const Json pod = {{"apiVersion", "v1"},
+                    {"kind", "Pod"},
+                    {"metadata", {{"name", "a"}, {"namespace", "ns"}, {"resourceVersion", "5"}}},
+                    {"spec", {{"nodeName", "n1"}}}};
+  TestServer server(server_pem_, "", [&](const Seen& s) {
+    bool view;
+    {
+      std::lock_guard l(mu);
+      seen.push_back(s);
+      view = server_has_view && s.accept.find("as=PartialObjectMetadata") != std::string::npos;
+    }
+    Json item = view ? PartialObjectMetadata(pod) : pod;
+    Reply r;
+    if (s.target.find("watch=1") != std::string::npos) {
+      r.stream = [item](const std::function<bool(std::string)>& write) {
+        write(Json({{"type", "ADDED"}, {"object", item}}).dump() + "\n");
+        write(Json({{"type", "BOOKMARK"},
+                    {"object", {{"kind", "Pod"}, {"metadata", {{"resourceVersion", "9"}}}}}})
+                  .dump() +
+              "\n");
+      };
+      return r;
+    }
+    r.body = Json({{"apiVersion", view ? "meta.k8s.io/v1" : "v1"},
+                   {"kind", view ? "PartialObjectMetadataList" : "PodList"},
+                   {"metadata", {{"resourceVersion", "7"}}},
+                   {"items", Json::array({item})}})
+                 .dump();
+    return r;
+  });
+  auto c = Client(Config(server));
+  const Json want_item = {{"apiVersion", "meta.k8s.io/v1"},
+                          {"kind", "PartialObjectMetadata"},
+                          {"metadata", pod["metadata"]}};
+  auto watch_all = [&](std::vector<WatchEvent>& events) {
+    std::condition_variable cv;
+    std::optional<absl::Status> done;
+    auto w = c->Watch(
+        resources::Pods(), "ns", {.metadata_only = true},
+        [&](WatchEvent e) {
+          std::lock_guard l(mu);
+          events.push_back(std::move(e));
+        },
+        [&](absl::Status st) {
+          std::lock_guard l(mu);
+          done = st;
+          cv.notify_all();
+        });
+    ASSERT_TRUE(w.ok()) << w.status();
+    std::unique_lock l(mu);
+    ASSERT_TRUE(cv.wait_for(l, seconds(10), [&] { return done.has_value(); }));
+    EXPECT_TRUE(done->ok()) << *done;
+  };
+  for (bool has_view : {true, false}) {
+    SCOPED_TRACE(has_view ? "server serves the view" : "server sends full objects");
+    {
+      std::lock_guard l(mu);
+      server_has_view = has_view;
+      seen.clear();
+    }
+    auto list = c->List(resources::Pods(), "ns", {.metadata_only = true});
+    ASSERT_TRUE(list.ok()) << list.status();
+    EXPECT_EQ((*list)["kind"], "PartialObjectMetadataList");
+    EXPECT_EQ((*list)["metadata"]["resourceVersion"], "7");
+    ASSERT_EQ((*list)["items"].size(), 1u);
+    EXPECT_EQ((*list)["items"][0], want_item);
+    std::vector<WatchEvent> events;
+    watch_all(events);
+    std::lock_guard l(mu);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].object, want_item);
+    EXPECT_EQ(events[1].type, "BOOKMARK");
+    EXPECT_EQ(events[1].object["metadata"]["resourceVersion"], "9");
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].accept,
+              "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json");
+    EXPECT_EQ(seen[1].accept,
+              "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json");
+  }
+  // Without the option: plain JSON.
+  auto full = c->List(resources::Pods(), "ns");
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ((*full)["kind"], "PodList");
+  std::lock_guard l(mu);
+  EXPECT_EQ(seen.back().accept, "application/json");
 }
 
 TEST_F(RestClientTest, WatchStopWhileServerIsIdle) {

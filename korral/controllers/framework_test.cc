@@ -52,6 +52,10 @@ TEST(InformerFactoryTest, MetadataInformersShareFullOnesAndStripEverythingElse) 
   auto s = meta_secrets->indexer().Get("default/s");
   ASSERT_NE(s, nullptr);
   EXPECT_FALSE(s->contains("data")) << s->dump();
+  // Listed and watched as the metadata view (the server's PartialObjectMetadata), not cut down
+  // from full objects.
+  EXPECT_EQ((*s)["kind"], "PartialObjectMetadata");
+  EXPECT_EQ((*s)["apiVersion"], "meta.k8s.io/v1");
   EXPECT_EQ((*s)["metadata"]["labels"]["a"], "b");
   EXPECT_FALSE((*s)["metadata"].value("uid", "").empty());
   auto p = full_pods->indexer().Get("default/p");

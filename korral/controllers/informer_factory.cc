@@ -51,6 +51,32 @@ void CompactPodSpec(Json& spec) {
   CompactContainers(spec, "ephemeralContainers");
 }
 
+// Lists and watches through `inner`, asking the server for the PartialObjectMetadata view
+// while `*metadata_only` (decided before the informer starts) holds.
+class MetadataSwitchListerWatcher : public client::ListerWatcher {
+ public:
+  MetadataSwitchListerWatcher(std::unique_ptr<client::ListerWatcher> inner,
+                              std::shared_ptr<bool> metadata_only)
+      : inner_(std::move(inner)), metadata_only_(std::move(metadata_only)) {}
+
+  absl::StatusOr<Json> List(const client::ListOptions& options) override {
+    client::ListOptions o = options;
+    o.metadata_only = *metadata_only_;
+    return inner_->List(o);
+  }
+  absl::StatusOr<client::WatchHandlePtr> Watch(const client::WatchOptions& options,
+                                               client::WatchEventCallback on_event,
+                                               client::WatchDoneCallback on_done) override {
+    client::WatchOptions o = options;
+    o.metadata_only = *metadata_only_;
+    return inner_->Watch(o, std::move(on_event), std::move(on_done));
+  }
+
+ private:
+  std::unique_ptr<client::ListerWatcher> inner_;
+  std::shared_ptr<bool> metadata_only_;
+};
+
 class InformerFactoryImpl : public InformerFactory {
  public:
   InformerFactoryImpl(client::Client& client, client::InformerOptions options)
@@ -133,17 +159,22 @@ class InformerFactoryImpl : public InformerFactory {
                                  bool metadata_only) {
     client::InformerOptions opts = options_;
     opts.name = ref.QualifiedResource();
+    // Pods dominate the controller manager's memory (30,000 pods: ~6 KB each as trees, ~1 KB
+    // packed); metadata informers are read through their handlers only. Both are kept packed.
+    opts.compact_cache = metadata_only || (ref.group.empty() && ref.resource == "pods");
     Entry e;
     e.metadata_only = std::make_shared<bool>(metadata_only);
     opts.transform = [metadata_only = e.metadata_only, full = options_.transform](Json& object) {
       if (*metadata_only) {
-        client::ToObjectMetadata(object);
+        client::StripManagedFields(object);  // the server sends metadata only
       } else if (full) {
         full(object);
       }
     };
-    e.informer = std::make_unique<client::SharedInformer>(client::NewListerWatcher(client_, ref),
-                                                          std::move(opts));
+    e.informer = std::make_unique<client::SharedInformer>(
+        std::make_unique<MetadataSwitchListerWatcher>(client::NewListerWatcher(client_, ref),
+                                                      e.metadata_only),
+        std::move(opts));
     auto* out = e.informer.get();
     informers_.emplace(key, std::move(e));
     return out;
