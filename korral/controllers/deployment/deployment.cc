@@ -973,8 +973,10 @@ absl::Status DeploymentController::Sync(const std::string& key) {
     st.rs_list.push_back(std::make_shared<Json>(*rs));
   }
   if (!claim_err.ok()) return claim_err;
-  // getPodMapForDeployment.
+  // getPodMapForDeployment (only the Recreate strategy reads it; the pod cache is packed, so
+  // reading every pod of every ReplicaSet on each sync would cost a decode each).
   for (const auto& rs : st.rs_list) {
+    if (Str(d, {"spec", "strategy", "type"}) != "Recreate") break;
     auto& v = st.pod_map[UidOf(*rs)];
     for (const ObjectPtr& p : pod_informer_->indexer().ByIndex(kControllerUidIndex, UidOf(*rs))) {
       if (NamespaceOf(*p) == NamespaceOf(d)) v.push_back(p);
