@@ -24,7 +24,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from node_env import nat_chains, node_runtime_available, wait_for  # noqa: E402
+from node_env import (AGENT_TEST_FLAGS, dump_cluster, failed, nat_chains,  # noqa: E402
+                      node_runtime_available, wait_for)
 
 # One manifest re-read period (20 s) plus the pod's start: the longest wait for the agent to act.
 ACT_TIMEOUT = 90
@@ -65,7 +66,7 @@ class StaticPodTest(unittest.TestCase):
                 "--pod-cidr", cls.pod_cidr, "--cni-bridge", cls.bridge,
                 "--cgroup-root", cls.cgroup_root, "--registry-port", str(cls.registry_port),
                 "--kubelet-port", str(harness.free_port()),
-                "--pod-manifest-path", cls.manifests]
+                "--pod-manifest-path", cls.manifests] + AGENT_TEST_FLAGS
         return args + (["--cleanup-on-exit"] if cleanup else [])
 
     @classmethod
@@ -130,6 +131,10 @@ class StaticPodTest(unittest.TestCase):
                         pass
             subprocess.run(["umount", "-R", cls.agent_dir], capture_output=True)
             shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def tearDown(self):
+        if failed(self):
+            dump_cluster(self.server, os.path.join(self.tmp, "agent.log"), self.node)
 
     # ---- helpers ----
 
