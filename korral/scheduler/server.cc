@@ -382,9 +382,10 @@ void SchedulerServer::Wire() {
   probe.limit = 1;
   auto sc_list = client_.List(StorageClasses(), "", probe);
   if (!sc_list.ok() && client::IsNotFound(sc_list.status())) {
-    // TODO(korral): storage.k8s.io StorageClasses are not served by korral's apiserver yet; every
-    // unbound claim is then treated as Immediate (as upstream does for a missing class).
-    KLOG(Info, "scheduler: storageclasses are not served; volume binding is Immediate only");
+    // An apiserver without storage.k8s.io (korral's serves it): every unbound claim is then
+    // treated as Immediate, as upstream does for a missing class.
+    KLOG(Info,
+         "scheduler: the apiserver serves no storageclasses; volume binding is Immediate only");
   } else {
     auto sc_handler = [s](const client::ObjectPtr& o, bool deleted) {
       std::string name = (*o)["metadata"].value("name", "");
