@@ -272,6 +272,11 @@ void RegisterControllerManagerComponent(Components& components) {
   // Inside `korral server` each controller runs as its own service account, as kubeadm and k3s
   // configure kube-controller-manager (--kube-controller-manager-arg to turn it off).
   in_server->use_service_account_credentials = true;
+  // Inside `korral server` the controllers talk to the same process: no client-side rate limit
+  // (the apiserver's max-in-flight limits apply); --kube-controller-manager-arg=kube-api-qps=N
+  // sets one.
+  in_server->qps = 0;
+  in_server->burst = 0;
   Component c;
   c.name = "controller-manager";
   c.description = "Run the controller manager (kube-controller-manager)";
