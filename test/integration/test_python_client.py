@@ -70,8 +70,10 @@ class PythonClientTest(harness.ServerTestCase):
         def consume():
             w = watch.Watch()
             started.set()
+            # Only "w": the root CA publisher adds kube-root-ca.crt to the new namespace at
+            # any moment.
             for ev in w.stream(self.core.list_namespaced_config_map, "pywatch",
-                               timeout_seconds=10):
+                               field_selector="metadata.name=w", timeout_seconds=10):
                 seen.append((ev["type"], ev["object"].metadata.name,
                              (ev["object"].data or {}).get("k")))
                 if ev["type"] == "DELETED":
