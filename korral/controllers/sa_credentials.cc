@@ -43,6 +43,9 @@ std::string_view ServiceAccountFor(std::string_view controller_name) {
       {"ttl-after-finished-controller", "ttl-after-finished-controller"},
       {"daemonset-controller", "daemon-set-controller"},
       {"statefulset-controller", "statefulset-controller"},
+      {"persistentvolume-binder-controller", "persistent-volume-binder"},
+      {"persistentvolumeclaim-protection-controller", "pvc-protection-controller"},
+      {"persistentvolume-protection-controller", "pv-protection-controller"},
       // event-garbage-collector and token-cleaner: upstream has no such ClusterRole (events expire
       // in etcd; the token cleaner's Role lives in kube-system), so they keep the root identity.
   };

@@ -23,8 +23,9 @@ bool HasFinalizer(const Json& obj, const char* finalizer) {
   return false;
 }
 
-// Adds or removes `finalizer` with a merge patch guarded by the cached resourceVersion (a
-// conflict re-queues the key).
+// Adds or removes `finalizer` with an update of the cached object (its resourceVersion guards
+// it: a conflict re-queues the key). An update, not a patch: upstream's pvc-protection-controller
+// and pv-protection-controller roles grant `update` only.
 absl::Status SetFinalizer(client::Client& c, const client::ResourceRef& ref, const Json& obj,
                           const char* finalizer, bool present) {
   Json list = Json::array();
@@ -35,9 +36,13 @@ absl::Status SetFinalizer(client::Client& c, const client::ResourceRef& ref, con
     }
   }
   if (present) list.push_back(finalizer);
-  Json patch = {
-      {"metadata", {{"finalizers", list}, {"resourceVersion", client::ResourceVersionOf(obj)}}}};
-  auto r = c.Patch(ref, NamespaceOf(obj), NameOf(obj), client::PatchType::kMerge, patch);
+  Json updated = obj;
+  if (list.empty()) {
+    updated["metadata"].erase("finalizers");
+  } else {
+    updated["metadata"]["finalizers"] = std::move(list);
+  }
+  auto r = c.Update(ref, NamespaceOf(obj), updated);
   if (!r.ok() && !client::IsNotFound(r.status())) return r.status();
   return absl::OkStatus();
 }
