@@ -1,5 +1,6 @@
 """Helpers shared by the real-node suites (test_node.py, test_node_streaming.py): what the node
 runtime needs on the host, the iptables NAT chains to restore, and a bounded wait."""
+import json
 import os
 import shutil
 import subprocess
@@ -74,3 +75,34 @@ def dump_cluster(server, agent_log_path, node):
     out.append("---- agent log (tail) ----\n" + tail(agent_log_path, 120))
     out.append("---- server log (tail) ----\n" + tail(server.log_path, 80))
     print("\n".join(out), flush=True)
+
+
+def node_ready(server, node):
+    """Whether the Node object reports Ready=True."""
+    p = server.kubectl("get", "node", node, "-o", "json", check=False)
+    if p.returncode != 0:
+        return False
+    conds = json.loads(p.stdout).get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+
+def restore_host(suite):
+    """Undoes what a real-node suite left on the host, whatever the agent managed to clean: its
+    CNI bridge, the CNI NAT chains created since `suite.chains_before`, net.ipv4.ip_forward, the
+    QoS cgroups under `suite.cgroup_root`, mounts under `suite.agent_dir`, and `suite.tmp`."""
+    subprocess.run(["ip", "link", "del", suite.bridge], capture_output=True)
+    for op in ("-F", "-X"):
+        for chain in sorted(nat_chains() - suite.chains_before):
+            if chain.startswith("CNI-"):
+                subprocess.run(["iptables", "-t", "nat", op, chain], capture_output=True)
+    with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+        f.write(suite.ip_forward)
+    for h in os.listdir("/sys/fs/cgroup"):
+        root = os.path.join("/sys/fs/cgroup", h, suite.cgroup_root.lstrip("/"))
+        for d in ("burstable", "besteffort", ""):
+            try:
+                os.rmdir(os.path.join(root, d))
+            except OSError:
+                pass
+    subprocess.run(["umount", "-R", suite.agent_dir], capture_output=True)
+    shutil.rmtree(suite.tmp, ignore_errors=True)

@@ -10,7 +10,6 @@ iptables chains the CNI plugins left behind and net.ipv4.ip_forward are restored
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from node_env import (AGENT_TEST_FLAGS, dump_cluster, failed, nat_chains,  # noqa: E402
-                      node_runtime_available, wait_for)
+                      node_ready, node_runtime_available, restore_host, wait_for)
 
 
 
@@ -79,12 +78,7 @@ class NodeTest(unittest.TestCase):
 
     @classmethod
     def node_ready(cls):
-        p = cls.server.kubectl("get", "node", cls.node, "-o", "json", check=False)
-        if p.returncode != 0:
-            return False
-        node = json.loads(p.stdout)
-        return any(c["type"] == "Ready" and c["status"] == "True"
-                   for c in node.get("status", {}).get("conditions", []))
+        return node_ready(cls.server, cls.node)
 
     @classmethod
     def tearDownClass(cls):
@@ -112,24 +106,7 @@ class NodeTest(unittest.TestCase):
         finally:
             if cls.server:
                 cls.server.stop()
-            subprocess.run(["ip", "link", "del", cls.bridge], capture_output=True)
-            for chain in sorted(nat_chains() - cls.chains_before):
-                if chain.startswith("CNI-"):
-                    subprocess.run(["iptables", "-t", "nat", "-F", chain], capture_output=True)
-            for chain in sorted(nat_chains() - cls.chains_before):
-                if chain.startswith("CNI-"):
-                    subprocess.run(["iptables", "-t", "nat", "-X", chain], capture_output=True)
-            with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
-                f.write(cls.ip_forward)
-            for h in os.listdir("/sys/fs/cgroup"):
-                root = os.path.join("/sys/fs/cgroup", h, cls.cgroup_root.lstrip("/"))
-                for d in ("burstable", "besteffort", ""):
-                    try:
-                        os.rmdir(os.path.join(root, d))
-                    except OSError:
-                        pass
-            subprocess.run(["umount", "-R", cls.agent_dir], capture_output=True)
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+            restore_host(cls)
 
     def tearDown(self):
         if failed(self):

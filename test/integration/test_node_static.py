@@ -15,7 +15,6 @@ otherwise. Everything it creates is unique to the run and removed at the end.
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from node_env import (AGENT_TEST_FLAGS, dump_cluster, failed, nat_chains,  # noqa: E402
-                      node_runtime_available, wait_for)
+                      node_ready, node_runtime_available, restore_host, wait_for)
 
 # One manifest re-read period (20 s) plus the pod's start: the longest wait for the agent to act.
 ACT_TIMEOUT = 90
@@ -89,12 +88,7 @@ class StaticPodTest(unittest.TestCase):
 
     @classmethod
     def node_ready(cls):
-        p = cls.server.kubectl("get", "node", cls.node, "-o", "json", check=False)
-        if p.returncode != 0:
-            return False
-        node = json.loads(p.stdout)
-        return any(c["type"] == "Ready" and c["status"] == "True"
-                   for c in node.get("status", {}).get("conditions", []))
+        return node_ready(cls.server, cls.node)
 
     @classmethod
     def tearDownClass(cls):
@@ -115,22 +109,7 @@ class StaticPodTest(unittest.TestCase):
             if cls.server:
                 cls.server.stop()
                 cls.server = None
-            subprocess.run(["ip", "link", "del", cls.bridge], capture_output=True)
-            for op in ("-F", "-X"):
-                for chain in sorted(nat_chains() - cls.chains_before):
-                    if chain.startswith("CNI-"):
-                        subprocess.run(["iptables", "-t", "nat", op, chain], capture_output=True)
-            with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
-                f.write(cls.ip_forward)
-            for h in os.listdir("/sys/fs/cgroup"):
-                root = os.path.join("/sys/fs/cgroup", h, cls.cgroup_root.lstrip("/"))
-                for d in ("burstable", "besteffort", ""):
-                    try:
-                        os.rmdir(os.path.join(root, d))
-                    except OSError:
-                        pass
-            subprocess.run(["umount", "-R", cls.agent_dir], capture_output=True)
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+            restore_host(cls)
 
     def tearDown(self):
         if failed(self):

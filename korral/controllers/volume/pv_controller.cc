@@ -23,30 +23,21 @@ client::ResourceRef StorageClassesRef() {
 
 namespace {
 
-const Json& Field(const Json& j, const char* key) {
-  static const Json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-std::string Str(const Json& j, const char* key) {
-  const Json& v = Field(j, key);
-  return v.is_string() ? v.get<std::string>() : "";
-}
+using workload::Annotation;
+using workload::At;
+using workload::Has;
+using workload::Str;
+
 bool HasAnnotation(const Json& obj, const char* key) {
-  const Json& ann = Field(Field(obj, "metadata"), "annotations");
-  return ann.is_object() && ann.contains(key);
-}
-std::string Annotation(const Json& obj, const char* key) {
-  return Str(Field(Field(obj, "metadata"), "annotations"), key);
+  return Has(obj, {"metadata", "annotations", key});
 }
 void SetAnnotation(Json& obj, const char* key, const std::string& value) {
   Json& ann = obj["metadata"]["annotations"];
   if (!ann.is_object()) ann = Json::object();
   ann[key] = value;
 }
-std::string Phase(const Json& obj) { return Str(Field(obj, "status"), "phase"); }
-const Json& ClaimRef(const Json& pv) { return Field(SpecOf(pv), "claimRef"); }
+std::string Phase(const Json& obj) { return Str(obj, {"status", "phase"}); }
+const Json& ClaimRef(const Json& pv) { return At(SpecOf(pv), {"claimRef"}); }
 bool HasClaimRef(const Json& pv) { return ClaimRef(pv).is_object(); }
 
 long double Quantity(const Json& v) {
@@ -57,13 +48,13 @@ long double Quantity(const Json& v) {
 }
 
 std::string VolumeMode(const Json& spec) {
-  std::string m = Str(spec, "volumeMode");
+  std::string m = Str(spec, {"volumeMode"});
   return m.empty() ? "Filesystem" : m;
 }
 
 std::set<std::string> AccessModes(const Json& spec) {
   std::set<std::string> out;
-  const Json& modes = Field(spec, "accessModes");
+  const Json& modes = At(spec, {"accessModes"});
   if (!modes.is_array()) return out;
   for (const Json& m : modes) {
     if (m.is_string()) out.insert(m.get<std::string>());
@@ -100,7 +91,7 @@ client::ObjectPtr FindMatchingVolume(const Json& claim,
   const Json& spec = SpecOf(claim);
   long double requested = ClaimRequest(claim);
   std::string requested_class = ClaimClass(claim);
-  const Json& selector = Field(spec, "selector");
+  const Json& selector = At(spec, {"selector"});
   client::ObjectPtr smallest;
   long double smallest_qty = 0;
   for (const auto& vp : volumes) {
@@ -113,8 +104,7 @@ client::ObjectPtr FindMatchingVolume(const Json& claim,
     if (IsVolumeBoundToClaim(pv, claim)) return vp;
     if (delay_binding) continue;  // the scheduler binds these
     if (Phase(pv) != "Available") continue;
-    if (selector.is_object() &&
-        !LabelSelectorMatches(selector, Field(Field(pv, "metadata"), "labels"))) {
+    if (selector.is_object() && !LabelSelectorMatches(selector, At(pv, {"metadata", "labels"}))) {
       continue;
     }
     if (VolumeClass(pv) != requested_class) continue;
@@ -132,32 +122,32 @@ std::string ClaimClass(const Json& claim) {
   if (HasAnnotation(claim, kBetaStorageClassAnnotation)) {
     return Annotation(claim, kBetaStorageClassAnnotation);
   }
-  return Str(SpecOf(claim), "storageClassName");
+  return Str(SpecOf(claim), {"storageClassName"});
 }
 
 std::string VolumeClass(const Json& pv) {
   if (HasAnnotation(pv, kBetaStorageClassAnnotation)) {
     return Annotation(pv, kBetaStorageClassAnnotation);
   }
-  return Str(SpecOf(pv), "storageClassName");
+  return Str(SpecOf(pv), {"storageClassName"});
 }
 
 bool IsVolumeBoundToClaim(const Json& pv, const Json& claim) {
   const Json& ref = ClaimRef(pv);
   if (!ref.is_object()) return false;
-  if (Str(ref, "name") != NameOf(claim) || Str(ref, "namespace") != NamespaceOf(claim)) {
+  if (Str(ref, {"name"}) != NameOf(claim) || Str(ref, {"namespace"}) != NamespaceOf(claim)) {
     return false;
   }
-  std::string uid = Str(ref, "uid");
+  std::string uid = Str(ref, {"uid"});
   return uid.empty() || uid == UidOf(claim);
 }
 
 long double ClaimRequest(const Json& claim) {
-  return Quantity(Field(Field(Field(SpecOf(claim), "resources"), "requests"), "storage"));
+  return Quantity(At(SpecOf(claim), {"resources", "requests", "storage"}));
 }
 
 long double VolumeCapacity(const Json& pv) {
-  return Quantity(Field(Field(SpecOf(pv), "capacity"), "storage"));
+  return Quantity(At(SpecOf(pv), {"capacity", "storage"}));
 }
 
 client::ObjectPtr FindBestMatch(const Json& claim, const std::vector<client::ObjectPtr>& volumes,
@@ -216,7 +206,7 @@ PersistentVolumeController::PersistentVolumeController(ControllerContext& ctx)
   // A deleted claim releases its volume: sync the volume bound to it.
   claims.on_delete = [this](const client::ObjectPtr& o, bool) {
     claims_worker_.Add(client::ObjectKey(*o));
-    std::string volume = Str(SpecOf(*o), "volumeName");
+    std::string volume = Str(SpecOf(*o), {"volumeName"});
     if (!volume.empty()) volumes_worker_.Add(volume);
     for (const auto& pv : pvs_->indexer().List()) {
       if (IsVolumeBoundToClaim(*pv, *o)) volumes_worker_.Add(NameOf(*pv));
@@ -282,7 +272,7 @@ bool PersistentVolumeController::DelayBinding(const Json& claim) {
   std::string cls = ClaimClass(claim);
   if (cls.empty()) return false;
   auto sc = classes_->indexer().Get(cls);
-  return sc && Str(*sc, "volumeBindingMode") == "WaitForFirstConsumer";
+  return sc && Str(*sc, {"volumeBindingMode"}) == "WaitForFirstConsumer";
 }
 
 void PersistentVolumeController::ClaimEvent(const Json& claim, const std::string& type,
@@ -337,7 +327,7 @@ absl::StatusOr<Json> PersistentVolumeController::UpdateClaimStatus(Json claim,
   bool dirty = false;
   Json& status = claim["status"];
   if (!status.is_object()) status = Json::object();
-  std::string old_phase = Str(status, "phase");
+  std::string old_phase = Str(status, {"phase"});
   if (old_phase != phase) {
     status["phase"] = phase;
     dirty = true;
@@ -350,21 +340,21 @@ absl::StatusOr<Json> PersistentVolumeController::UpdateClaimStatus(Json claim,
       }
     }
   } else {
-    const Json& modes = Field(SpecOf(*volume), "accessModes");
-    if (Field(status, "accessModes") != modes) {
+    const Json& modes = At(SpecOf(*volume), {"accessModes"});
+    if (At(status, {"accessModes"}) != modes) {
       status["accessModes"] = modes;
       dirty = true;
     }
     // The capacity is set when the claim becomes Bound, not again (a difference may be meant).
     if (old_phase != phase) {
-      const Json& cap = Field(Field(SpecOf(*volume), "capacity"), "storage");
+      const Json& cap = At(SpecOf(*volume), {"capacity", "storage"});
       if (cap.is_null()) {
         return absl::FailedPreconditionError(absl::string_view(
             fmt::format("PersistentVolume \"{}\" is without a storage capacity", NameOf(*volume))));
       }
-      const Json& have = Field(Field(status, "capacity"), "storage");
+      const Json& have = At(status, {"capacity", "storage"});
       if (have.is_null() || Quantity(have) != Quantity(cap)) {
-        status["capacity"] = Field(SpecOf(*volume), "capacity");
+        status["capacity"] = At(SpecOf(*volume), {"capacity"});
         dirty = true;
       }
     }
@@ -392,7 +382,7 @@ absl::Status PersistentVolumeController::SyncClaim(const std::string& key) {
 }
 
 absl::Status PersistentVolumeController::SyncUnboundClaim(const Json& claim) {
-  std::string volume_name = Str(SpecOf(claim), "volumeName");
+  std::string volume_name = Str(SpecOf(claim), {"volumeName"});
   if (volume_name.empty()) {
     bool delay = DelayBinding(claim);
     client::ObjectPtr volume = FindBestMatch(claim, ListVolumes(), delay);
@@ -438,12 +428,12 @@ absl::Status PersistentVolumeController::SyncUnboundClaim(const Json& claim) {
   return absl::InternalError(absl::string_view(
       fmt::format("invalid binding of claim \"{}\" to volume \"{}\": volume already claimed by "
                   "\"{}/{}\"",
-                  client::ObjectKey(claim), volume_name, Str(ClaimRef(*volume), "namespace"),
-                  Str(ClaimRef(*volume), "name"))));
+                  client::ObjectKey(claim), volume_name, Str(ClaimRef(*volume), {"namespace"}),
+                  Str(ClaimRef(*volume), {"name"}))));
 }
 
 absl::Status PersistentVolumeController::SyncBoundClaim(const Json& claim) {
-  std::string volume_name = Str(SpecOf(claim), "volumeName");
+  std::string volume_name = Str(SpecOf(claim), {"volumeName"});
   if (volume_name.empty()) {
     if (Phase(claim) != "Lost") {
       ClaimEvent(claim, "Warning", "ClaimLost",
@@ -460,7 +450,7 @@ absl::Status PersistentVolumeController::SyncBoundClaim(const Json& claim) {
     return UpdateClaimStatus(claim, "Lost", nullptr).status();
   }
   if (!HasClaimRef(*volume)) return Bind(*volume, claim);  // the volume forgot; bind it again
-  if (Str(ClaimRef(*volume), "uid") == UidOf(claim)) return Bind(*volume, claim);
+  if (Str(ClaimRef(*volume), {"uid"}) == UidOf(claim)) return Bind(*volume, claim);
   if (Phase(claim) != "Lost") {
     ClaimEvent(claim, "Warning", "ClaimMisbound",
                "Two claims are bound to the same volume, this one is bound incorrectly");
@@ -476,7 +466,7 @@ absl::Status PersistentVolumeController::ProvisionClaim(const Json& claim) {
                fmt::format("storageclass.storage.k8s.io \"{}\" not found", cls));
     return absl::OkStatus();
   }
-  std::string provisioner = Str(*sc, "provisioner");
+  std::string provisioner = Str(*sc, {"provisioner"});
   if (provisioner.rfind("kubernetes.io/", 0) == 0) {
     // In-tree provisioners (and kubernetes.io/no-provisioner): korral has none.
     ClaimEvent(claim, "Warning", "ProvisioningFailed",
@@ -502,7 +492,7 @@ absl::Status PersistentVolumeController::ProvisionClaim(const Json& claim) {
 
 absl::Status PersistentVolumeController::Bind(Json volume, Json claim) {
   // The volume's side: claimRef, bound-by-controller, phase Bound.
-  if (!IsVolumeBoundToClaim(volume, claim) || Str(ClaimRef(volume), "uid").empty()) {
+  if (!IsVolumeBoundToClaim(volume, claim) || Str(ClaimRef(volume), {"uid"}).empty()) {
     bool by_controller = !IsVolumeBoundToClaim(volume, claim);
     volume["spec"]["claimRef"] = {{"kind", "PersistentVolumeClaim"},
                                   {"namespace", NamespaceOf(claim)},
@@ -516,7 +506,7 @@ absl::Status PersistentVolumeController::Bind(Json volume, Json claim) {
   KORRAL_ASSIGN_OR_RETURN(volume, UpdateVolumePhase(volume, "Bound", ""));
   // The claim's side: volumeName, annotations, status.
   bool dirty = false;
-  if (Str(SpecOf(claim), "volumeName") != NameOf(volume)) {
+  if (Str(SpecOf(claim), {"volumeName"}) != NameOf(volume)) {
     claim["spec"]["volumeName"] = NameOf(volume);
     SetAnnotation(claim, kAnnBoundByController, "yes");
     dirty = true;
@@ -541,10 +531,11 @@ absl::Status PersistentVolumeController::SyncVolume(const std::string& name) {
     return absl::OkStatus();
   }
   const Json& volume = *vp;
-  if (!HasClaimRef(volume) || Str(ClaimRef(volume), "uid").empty()) {
+  if (!HasClaimRef(volume) || Str(ClaimRef(volume), {"uid"}).empty()) {
     // Unused, or pre-bound to a claim that the claim sync will bind.
     if (HasClaimRef(volume)) {
-      claims_worker_.Add(Str(ClaimRef(volume), "namespace") + "/" + Str(ClaimRef(volume), "name"));
+      claims_worker_.Add(Str(ClaimRef(volume), {"namespace"}) + "/" +
+                         Str(ClaimRef(volume), {"name"}));
     }
     bool was_available = Phase(volume) == "Available";
     KORRAL_RETURN_IF_ERROR(UpdateVolumePhase(volume, "Available", "").status());
@@ -552,7 +543,7 @@ absl::Status PersistentVolumeController::SyncVolume(const std::string& name) {
     // now rather than at the next resync (upstream waits for the resync).
     if (!was_available) {
       for (const auto& claim : pvcs_->indexer().List()) {
-        if (Str(SpecOf(*claim), "volumeName").empty()) {
+        if (Str(SpecOf(*claim), {"volumeName"}).empty()) {
           claims_worker_.Add(client::ObjectKey(*claim));
         }
       }
@@ -560,19 +551,19 @@ absl::Status PersistentVolumeController::SyncVolume(const std::string& name) {
     return absl::OkStatus();
   }
   const Json& ref = ClaimRef(volume);
-  std::string claim_key = Str(ref, "namespace") + "/" + Str(ref, "name");
+  std::string claim_key = Str(ref, {"namespace"}) + "/" + Str(ref, {"name"});
   client::ObjectPtr claim = GetClaim(claim_key);
   if (!claim && Phase(volume) != "Released" && Phase(volume) != "Failed") {
     // Make sure it is really gone before releasing the volume.
     auto live =
-        ctx_.client->Get(PersistentVolumeClaimsRef(), Str(ref, "namespace"), Str(ref, "name"));
+        ctx_.client->Get(PersistentVolumeClaimsRef(), Str(ref, {"namespace"}), Str(ref, {"name"}));
     if (live.ok()) {
       claim = std::make_shared<const Json>(std::move(*live));
     } else if (!client::IsNotFound(live.status())) {
       return live.status();
     }
   }
-  if (claim && UidOf(*claim) != Str(ref, "uid")) claim = nullptr;  // deleted and re-created
+  if (claim && UidOf(*claim) != Str(ref, {"uid"})) claim = nullptr;  // deleted and re-created
   if (!claim) {
     Json v = volume;
     if (Phase(v) != "Released" && Phase(v) != "Failed") {
@@ -581,7 +572,7 @@ absl::Status PersistentVolumeController::SyncVolume(const std::string& name) {
     }
     return ReclaimVolume(std::move(v));
   }
-  std::string claim_volume = Str(SpecOf(*claim), "volumeName");
+  std::string claim_volume = Str(SpecOf(*claim), {"volumeName"});
   if (claim_volume.empty()) {
     if (VolumeMode(SpecOf(*claim)) != VolumeMode(SpecOf(volume))) {
       VolumeEvent(volume, "Warning", "VolumeMismatch",
@@ -601,7 +592,7 @@ absl::Status PersistentVolumeController::SyncVolume(const std::string& name) {
   if (claim_volume == name) return UpdateVolumePhase(volume, "Bound", "").status();
   // Bound to a claim that got another volume.
   if (HasAnnotation(volume, kAnnDynamicallyProvisioned) &&
-      Str(SpecOf(volume), "persistentVolumeReclaimPolicy") == "Delete") {
+      Str(SpecOf(volume), {"persistentVolumeReclaimPolicy"}) == "Delete") {
     Json v = volume;
     if (Phase(v) != "Released" && Phase(v) != "Failed") {
       KORRAL_ASSIGN_OR_RETURN(v, UpdateVolumePhase(v, "Released", ""));
@@ -626,7 +617,7 @@ absl::Status PersistentVolumeController::UnbindVolume(Json volume) {
 
 absl::Status PersistentVolumeController::ReclaimVolume(Json volume) {
   if (!Annotation(volume, kAnnMigratedTo).empty()) return absl::OkStatus();  // CSI handles it
-  std::string policy = Str(SpecOf(volume), "persistentVolumeReclaimPolicy");
+  std::string policy = Str(SpecOf(volume), {"persistentVolumeReclaimPolicy"});
   if (policy == "Retain") return absl::OkStatus();
   if (Phase(volume) == "Failed") return absl::OkStatus();  // told once; the user must act
   if (policy == "Recycle") {
