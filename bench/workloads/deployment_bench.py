@@ -9,8 +9,13 @@ replicas and measures, from the Deployment's creation:
   - the server's RSS (VmRSS, apiserver + controller manager + scheduler in one process) at the end.
 Prints a table and a `JSON: {...}` line. Bounded by --timeout; the server is stopped at the end.
 
+With --nodes N the bench first registers N fake Nodes (Ready, 110 pods each, no kubelet), so the
+scheduler binds every pod (a binding and a Scheduled event per pod) instead of reporting
+FailedScheduling; --disable-scheduler leaves pods Pending, which measures the controller manager's
+create path alone.
+
 Usage: bench/workloads/deployment_bench.py [--korral build/bin/korral] [--replicas 10000]
-       [--cm-qps 5000]
+       [--cm-qps 5000] [--nodes 100] [--disable-scheduler]
 """
 import argparse
 import json
@@ -44,6 +49,9 @@ def main():
     ap.add_argument("--cm-qps", type=int, default=5000,
                     help="controller manager --kube-api-qps/--kube-api-burst inside the server "
                          "(upstream's default 20 would cap the run at 20 pods/s); 0: default")
+    ap.add_argument("--nodes", type=int, default=0,
+                    help="register this many fake Ready nodes (110 pods each) first")
+    ap.add_argument("--disable-scheduler", action="store_true")
     args = ap.parse_args()
     os.environ["KORRAL_BIN"] = os.path.abspath(args.korral)
     import harness  # noqa: E402 (reads KORRAL_BIN)
@@ -53,6 +61,8 @@ def main():
     if args.cm_qps > 0:
         extra = ["--kube-controller-manager-arg=kube-api-qps=%d" % args.cm_qps,
                  "--kube-controller-manager-arg=kube-api-burst=%d" % args.cm_qps]
+    if args.disable_scheduler:
+        extra.append("--disable-scheduler")
     srv = harness.Server(extra_args=extra).start()
     try:
         def post(path, obj):
@@ -64,10 +74,26 @@ def main():
 
         post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                     "metadata": {"name": "bench"}})
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for i in range(args.nodes):
+            node = post("/api/v1/nodes", {
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": "fake-%d" % i,
+                             "labels": {"kubernetes.io/hostname": "fake-%d" % i}}})
+            node["status"] = {
+                "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+                "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                "lastHeartbeatTime": now, "lastTransitionTime": now}]}
+            code, _, body = srv.request("PUT", "/api/v1/nodes/fake-%d/status" % i,
+                                        json.dumps(node), {"Content-Type": "application/json"})
+            if code != 200:
+                raise RuntimeError("node status: %d %s" % (code, body[:300]))
         code, _, body = srv.request("GET", "/api/v1/namespaces/bench/pods")
         rv = json.loads(body)["metadata"]["resourceVersion"]
 
-        state = {"added": 0, "first": None, "last": None, "done": threading.Event()}
+        state = {"added": 0, "first": None, "last": None, "done": threading.Event(),
+                 "bound": set(), "last_bound": None}
         ctx = srv.ssl_context()
 
         def watch():
@@ -84,8 +110,16 @@ def main():
                             if state["first"] is None:
                                 state["first"] = now
                             state["last"] = now
-                            if state["added"] >= args.replicas:
-                                break
+                        if args.nodes and ev.get("type") in ("ADDED", "MODIFIED"):
+                            obj = ev.get("object", {})
+                            if obj.get("spec", {}).get("nodeName"):
+                                name = obj["metadata"]["name"]
+                                if name not in state["bound"]:
+                                    state["bound"].add(name)
+                                    state["last_bound"] = time.time()
+                        if state["added"] >= args.replicas and (
+                                not args.nodes or len(state["bound"]) >= args.replicas):
+                            break
             except (OSError, ssl.SSLError, ValueError) as e:
                 print("watch ended: %s" % e, file=sys.stderr)
             state["done"].set()
@@ -114,6 +148,11 @@ def main():
         print("| first pod after | %.3f s |" % first)
         print("| all pods after | %.3f s |" % total)
         print("| pods/s | %.0f |" % rate)
+        if args.nodes:
+            lb = (state["last_bound"] - t0) if state["last_bound"] else float("nan")
+            print("| pods bound to the %d fake nodes | %d |" % (args.nodes, len(state["bound"])))
+            print("| all pods bound after | %.3f s (%.0f pods/s) |" % (
+                lb, len(state["bound"]) / lb if lb > 0 else 0))
         print("| server RSS at end | %.1f MiB |" % (rss / 1024.0))
         print("JSON: " + json.dumps({"replicas": args.replicas, "created": added,
                                      "first_s": round(first, 3), "all_s": round(total, 3),

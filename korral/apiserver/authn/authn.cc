@@ -248,12 +248,29 @@ absl::StatusOr<UserInfo> Authenticator::BootstrapToken(std::string_view token,
   return u;
 }
 
+absl::StatusOr<std::shared_ptr<const Json>> Authenticator::VerifiedClaims(
+    std::string_view token) const {
+  std::string key(token);
+  {
+    std::lock_guard l(verified_mu_);
+    if (auto it = verified_.find(key); it != verified_.end()) return it->second;
+  }
+  auto claims_or = config_.sa_keys->Verify(token);
+  if (!claims_or.ok()) return claims_or.status();  // failures are not cached
+  auto claims = std::make_shared<const Json>(std::move(*claims_or));
+  std::lock_guard l(verified_mu_);
+  // Bounded: a full cache starts over (the live tokens come back on their next request).
+  if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();
+  verified_.emplace(std::move(key), claims);
+  return claims;
+}
+
 absl::StatusOr<UserInfo> Authenticator::ServiceAccountToken(
     std::string_view token, const std::vector<std::string>& audiences,
     std::vector<std::string>* matched) const {
-  auto claims_or = config_.sa_keys->Verify(token);
+  auto claims_or = VerifiedClaims(token);
   if (!claims_or.ok()) return claims_or.status();
-  const Json& c = *claims_or;
+  const Json& c = **claims_or;
   std::string iss = Str(c, "iss");
   int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(config_.clock->Now().time_since_epoch())

@@ -108,6 +108,34 @@ TEST_F(SaTokenTest, RejectsExpiredForgedWrongIssuerAndDeletedPod) {
   EXPECT_FALSE(Auth(good).ok());
 }
 
+// The verified-signature cache must not cache the decision: a token that authenticated once is
+// still refused once it expires or its bound pod goes, and a forged token sharing its payload
+// is never served from the cache.
+TEST_F(SaTokenTest, CachedTokenStillChecksExpiryAndBoundObjects) {
+  std::string good = *keys_->Sign(Claims());
+  ASSERT_TRUE(Auth(good).ok());
+  ASSERT_TRUE(Auth(good).ok());  // served from the cache
+  EXPECT_EQ(authn_->CachedTokens(), 1u);
+  std::string forged = good.substr(0, good.rfind('.') + 1) + "AAAA";
+  EXPECT_EQ(Auth(forged).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(authn_->CachedTokens(), 1u);  // failures are not cached
+  clock_.Advance(std::chrono::seconds(600 + 61));
+  EXPECT_THAT(std::string(Auth(good).status().message()), testing::HasSubstr("expired"));
+  clock_.Advance(-std::chrono::seconds(600 + 61));
+  ASSERT_TRUE(Auth(good).ok());
+  objects_.erase("pods/ns/p");
+  EXPECT_THAT(std::string(Auth(good).status().message()),
+              testing::HasSubstr("pods \"p\" not found"));
+  // More distinct tokens than the cache holds: each still authenticates.
+  for (int i = 0; i < 1100; ++i) {
+    Json c = Claims();
+    c["kubernetes.io"].erase("pod");
+    c["jti"] = std::to_string(i);
+    ASSERT_TRUE(Auth(*keys_->Sign(c)).ok()) << i;
+  }
+  EXPECT_LE(authn_->CachedTokens(), 1024u);
+}
+
 TEST_F(SaTokenTest, JwksHasTheSigningKey) {
   Json jwks = keys_->Jwks();
   ASSERT_EQ(jwks["keys"].size(), 1u);
