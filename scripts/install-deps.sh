@@ -5,7 +5,8 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost1.74-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev
-  libabsl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libsodium-dev)
+  libabsl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libsodium-dev
+  libgoogle-perftools-dev)
 # The node (korral agent): gRPC/protobuf for the CRI client, and the runtime korral supervises.
 NODE_PKGS=(libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   containerd runc containernetworking-plugins busybox-static docker-registry iptables)
