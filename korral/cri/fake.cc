@@ -34,6 +34,20 @@ int64_t FakeRuntime::NowNs() const {
 
 void FakeRuntime::Count(const char* method) const { calls_[method]++; }
 
+void FakeRuntime::SetCallHook(std::function<void(const std::string& method)> hook) {
+  std::lock_guard l(mu_);
+  hook_ = std::move(hook);
+}
+
+void FakeRuntime::Hook(const char* method) {
+  std::function<void(const std::string&)> hook;
+  {
+    std::lock_guard l(mu_);
+    hook = hook_;
+  }
+  if (hook) hook(method);
+}
+
 void FakeRuntime::SetExitScript(const std::string& name, int code) {
   std::lock_guard l(mu_);
   exit_scripts_[name] = code;
@@ -111,6 +125,7 @@ absl::StatusOr<v1::StatusResponse> FakeRuntime::Status() {
 
 absl::StatusOr<std::string> FakeRuntime::RunPodSandbox(const v1::PodSandboxConfig& config,
                                                        const std::string& handler) {
+  Hook("RunPodSandbox");
   std::lock_guard l(mu_);
   Count("RunPodSandbox");
   std::string id = fmt::format("sandbox-{:08x}", next_id_++);
@@ -192,6 +207,7 @@ absl::StatusOr<std::vector<v1::PodSandbox>> FakeRuntime::ListPodSandbox(
 absl::StatusOr<std::string> FakeRuntime::CreateContainer(const std::string& sandbox_id,
                                                          const v1::ContainerConfig& config,
                                                          const v1::PodSandboxConfig& sandbox) {
+  Hook("CreateContainer");
   std::lock_guard l(mu_);
   Count("CreateContainer");
   auto sb = sandboxes_.find(sandbox_id);
@@ -217,6 +233,7 @@ absl::StatusOr<std::string> FakeRuntime::CreateContainer(const std::string& sand
 }
 
 absl::Status FakeRuntime::StartContainer(const std::string& id) {
+  Hook("StartContainer");
   std::lock_guard l(mu_);
   Count("StartContainer");
   auto it = containers_.find(id);
@@ -439,6 +456,7 @@ absl::StatusOr<std::optional<v1::Image>> FakeRuntime::ImageStatus(const v1::Imag
 absl::StatusOr<std::string> FakeRuntime::PullImage(const v1::ImageSpec& image,
                                                    const v1::AuthConfig* auth,
                                                    const v1::PodSandboxConfig* sandbox) {
+  Hook("PullImage");
   std::lock_guard l(mu_);
   Count("PullImage");
   std::string name = NormalizeImageName(image.image());

@@ -34,6 +34,10 @@ class FakeRuntime : public Runtime {
   absl::Status ExitContainer(const std::string& container_id, int exit_code,
                              const std::string& reason = "");
   void AddImage(const std::string& image);
+  // Called with the method name at the start of RunPodSandbox, CreateContainer, StartContainer
+  // and PullImage, before the call takes effect and without the runtime's lock held (a test can
+  // block there to hold a pod sync in the middle of a CRI call). Null: none.
+  void SetCallHook(std::function<void(const std::string& method)> hook);
   // Calls made, by method name (for assertions).
   int Calls(const std::string& method) const;
   // The timeout of the last StopContainer call (-1: none yet).
@@ -103,6 +107,8 @@ class FakeRuntime : public Runtime {
   std::map<std::string, absl::Status> start_errors_;
   std::function<v1::ExecSyncResponse(const std::string&, const std::vector<std::string>&)> exec_fn_;
   mutable std::map<std::string, int> calls_;
+  std::function<void(const std::string&)> hook_;
+  void Hook(const char* method);
   int64_t last_stop_timeout_ = -1;
   uint64_t next_id_ = 1;
   uint32_t next_ip_ = 2;

@@ -3,16 +3,30 @@
 // evictionMaxPodGracePeriod). Every monitoring period (10 s): observe the node; a threshold met
 // sets MemoryPressure / DiskPressure at once (kept for the pressure transition period after the
 // signal recovers); a hard threshold drives eviction at once, a soft one once it has been met
-// continuously for its grace period. Node-level resources are reclaimed first for disk (image
-// GC), then at most one pod is evicted, ranked as upstream: pods whose usage exceeds their
-// requests first, then by priority (lowest first), then by usage above the request (largest
-// first). Critical pods (static, mirror, priority >= 2000000000) are never evicted. The evicted
-// pod's containers are stopped (hard: 1 s; soft: min(terminationGracePeriodSeconds,
-// evictionMaxPodGracePeriod), with preStop hooks, off the housekeeping thread) and its status
-// becomes phase Failed, reason Evicted, with upstream's message and a DisruptionTarget condition.
-// TODO(korral): imagefs/inode/pid signals, evictionMinimumReclaim, eviction events, admission
-// rejection under pressure, upstream's newer message ("Threshold quantity: ..., available: ...").
+// continuously for its grace period. A driving threshold posts a Warning EvictionThresholdMet
+// event on the node ("Attempting to reclaim memory"). Node-level resources are reclaimed first
+// for disk (image GC), then at most one pod is evicted, ranked as upstream: pods whose usage
+// exceeds their requests first, then by priority (lowest first), then by usage above the request
+// (largest first). Critical pods (static, mirror, priority >= 2000000000) are never evicted.
+// The eviction posts a Warning Evicted event on the pod with upstream's message ("The node was
+// low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. Container c was using
+// 200Mi, request is 0, has larger consumption of memory. ") and hands the pod to its sync
+// (PodState::pending_kill), so that it is serialized with a sync in flight that may still be
+// creating the sandbox or containers: that sync stops the containers (hard: 1 s; soft:
+// min(terminationGracePeriodSeconds, evictionMaxPodGracePeriod), with preStop hooks) and the
+// sandbox, and writes phase Failed, reason Evicted, the message, a DisruptionTarget condition and
+// terminated container statuses (ContainerStatusUnknown for containers that never ran, as
+// upstream's status manager). No sync starts anything for the pod again.
+// Admission (upstream's eviction admit handler): a pod that has not run on the node yet is
+// rejected while the node reports MemoryPressure (BestEffort pods not tolerating
+// node.kubernetes.io/memory-pressure:NoSchedule) or DiskPressure (every pod); critical pods are
+// always admitted. Rejected: Warning Evicted event, phase Failed, reason Evicted, message "Pod
+// was rejected: The node had condition: [DiskPressure]. ", nothing started.
+// TODO(korral): imagefs/inode/pid signals (PIDPressure), evictionMinimumReclaim, event
+// aggregation (one Event object per event; upstream's correlator counts repeats), the offending
+// container annotations on the Evicted event, local ephemeral-storage limit evictions.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string_view>
 
@@ -20,6 +34,7 @@
 #include "korral/api/defaults.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
+#include "korral/client/errors.h"
 #include "korral/kubelet/kubelet_impl.h"
 
 namespace korral::kubelet {
@@ -44,6 +59,10 @@ int64_t ContainerRequest(const Json& c, const char* resource) {
   const Json& lim = r.value("limits", Json::object());
   if (lim.contains(resource)) return Quantity(lim[resource]);
   return 0;
+}
+
+const char* ResourceOf(EvictionSignal signal) {
+  return signal == EvictionSignal::kMemory ? "memory" : "ephemeral-storage";
 }
 
 int64_t PodRequest(const Json& pod, const char* resource) {
@@ -345,6 +364,8 @@ void Kubelet::Impl::EvictionTick() {
   if (driving.empty()) return;
   const ThresholdRef reclaim = driving.front();
   EvictionSignal signal = reclaim.signal;
+  RecordEvent(nullptr, "Warning", "EvictionThresholdMet",
+              fmt::format("Attempting to reclaim {}", ResourceOf(signal)));
   if (signal == EvictionSignal::kNodeFs) {
     // Node-level reclaim first: unused images. Enough if no disk threshold is met any more
     // (grace periods aside).
@@ -389,6 +410,14 @@ void Kubelet::Impl::EvictionTick() {
   for (const auto& p : candidates) by_uid[PodUid(p)] = &p;
   // Hard thresholds (and soft ones without a grace period, as upstream) stop the pod in 1 s.
   bool hard = !reclaim.soft || reclaim.t->grace_period.count() == 0;
+  int64_t threshold = 0, available = 0;
+  if (signal == EvictionSignal::kMemory) {
+    threshold = reclaim.t->Of(obs->memory_capacity);
+    available = obs->memory_capacity - obs->memory_working_set;
+  } else {
+    threshold = reclaim.t->Of(obs->nodefs_capacity);
+    available = obs->nodefs_available;
+  }
   for (const auto& uid : RankForEviction(candidates, *obs, signal)) {
     const Json& pod = *by_uid[uid];
     if (IsCriticalPod(pod)) continue;
@@ -397,85 +426,176 @@ void Kubelet::Impl::EvictionTick() {
       grace = std::min<int64_t>(std::max<int64_t>(ec.max_pod_grace_period_seconds, 0),
                                 pod["spec"].value("terminationGracePeriodSeconds", int64_t{30}));
     }
+    std::string message = EvictionMessage(pod, *obs, signal, threshold, available);
+    KLOG(Info, "kubelet: evicting pod {} (grace {}s): {}", PodKey(pod), grace, message);
+    RecordEvent(&pod, "Warning", "Evicted", message);
     {
       std::lock_guard l(mu);
       auto& st = states[uid];
-      st.evicted = true;             // no sync restarts or stops it from now on
-      st.terminated_sandbox = true;  // the eviction stops it
+      st.evicted = true;  // no sync starts, restarts or reports it from now on
+      st.pending_kill = PodState::PendingKill{message, grace, false};
     }
-    if (hard) {
-      EvictPod(pod, *obs, signal, grace);
-    } else {
-      // A graceful stop (preStop, SIGTERM, up to `grace` s) must not hold up the housekeeping.
-      std::lock_guard l(mu);
-      if (stopping) return;
-      std::string key = "evict/" + uid;
-      auto it = terminators.find(key);
-      if (it != terminators.end() && it->second.joinable()) it->second.join();
-      terminators[key] =
-          std::thread([this, pod, o = *obs, signal, grace] { EvictPod(pod, o, signal, grace); });
-    }
+    // The pod's sync stops it and writes the status: after any sync in flight (which may still
+    // be creating its sandbox or containers), never beside it.
+    Enqueue(PodKey(pod));
     return;  // at most one pod per monitoring period, as upstream
   }
   KLOG(Warning, "kubelet: eviction: threshold met for {} but no pod to evict",
        signal == EvictionSignal::kMemory ? "memory.available" : "nodefs.available");
 }
 
-void Kubelet::Impl::EvictPod(const Json& pod, const EvictionObservation& obs, EvictionSignal signal,
-                             int64_t grace) {
-  std::string uid = PodUid(pod);
-  const char* resource = signal == EvictionSignal::kMemory ? "memory" : "ephemeral-storage";
-  std::string message = fmt::format("The node was low on resource: {}. ", resource);
-  auto pit = obs.pods.find(uid);
-  for (const auto& c : pod["spec"].value("containers", Json::array())) {
-    std::string name = c.value("name", "");
-    if (pit == obs.pods.end()) break;
-    const auto& usage_map = signal == EvictionSignal::kMemory ? pit->second.container_memory
-                                                              : pit->second.container_disk;
-    auto u = usage_map.find(name);
-    if (u == usage_map.end()) continue;
-    int64_t req = ContainerRequest(c, resource);
-    if (u->second > req) {
-      message += fmt::format("Container {} was using {}, which exceeds its request of {}. ", name,
-                             FormatBinaryQuantity(u->second), FormatBinaryQuantity(req));
+std::string EvictionMessage(const Json& pod, const EvictionObservation& obs, EvictionSignal signal,
+                            int64_t threshold, int64_t available) {
+  const char* resource = ResourceOf(signal);
+  std::string message =
+      fmt::format("The node was low on resource: {}. Threshold quantity: {}, available: {}. ",
+                  resource, FormatBinaryQuantity(threshold), FormatBinaryQuantity(available));
+  auto pit = obs.pods.find(PodUid(pod));
+  if (pit == obs.pods.end()) return message;
+  const auto& usage_map =
+      signal == EvictionSignal::kMemory ? pit->second.container_memory : pit->second.container_disk;
+  for (const char* list : {"containers", "initContainers"}) {
+    for (const auto& c : pod["spec"].value(list, Json::array())) {
+      std::string name = c.value("name", "");
+      auto u = usage_map.find(name);
+      if (u == usage_map.end()) continue;
+      // As upstream: the request as set (a limit alone is not taken for a request here).
+      int64_t req = 0;
+      const Json& requests = c.value("resources", Json::object()).value("requests", Json::object());
+      if (requests.contains(resource)) req = Quantity(requests[resource]);
+      if (u->second > req) {
+        message +=
+            fmt::format("Container {} was using {}, request is {}, has larger consumption of {}. ",
+                        name, FormatBinaryQuantity(u->second), FormatBinaryQuantity(req), resource);
+      }
     }
   }
-  KLOG(Info, "kubelet: evicting pod {} (grace {}s): {}", PodKey(pod), grace, message);
-  {
+  return message;
+}
+
+namespace {
+
+bool Tolerates(const Json& tolerations, const std::string& key, const std::string& effect) {
+  if (!tolerations.is_array()) return false;
+  for (const auto& t : tolerations) {
+    if (!t.is_object()) continue;
+    std::string te = t.value("effect", ""), tk = t.value("key", ""), op = t.value("operator", "");
+    if (!te.empty() && te != effect) continue;
+    if (!tk.empty() && tk != key) continue;
+    if (op == "Exists") return true;
+    if ((op.empty() || op == "Equal") && t.value("value", "").empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string AdmitUnderPressure(const Json& pod, bool memory_pressure, bool disk_pressure,
+                               bool pid_pressure) {
+  if (!memory_pressure && !disk_pressure && !pid_pressure) return "";
+  if (IsCriticalPod(pod)) return "";
+  if (memory_pressure && !disk_pressure && !pid_pressure) {
+    if (api::defaults::PodQosClass(pod) != "BestEffort") return "";
+    if (Tolerates(pod["spec"].value("tolerations", Json::array()),
+                  "node.kubernetes.io/memory-pressure", "NoSchedule")) {
+      return "";
+    }
+  }
+  std::vector<std::string> conds;
+  if (memory_pressure) conds.push_back("MemoryPressure");
+  if (disk_pressure) conds.push_back("DiskPressure");
+  if (pid_pressure) conds.push_back("PIDPressure");
+  return fmt::format("The node had condition: [{}]. ", fmt::join(conds, " "));
+}
+
+std::string Kubelet::Impl::AdmitMessage(const Json& pod) const {
+  return AdmitUnderPressure(pod, memory_pressure.load(), disk_pressure.load(), false);
+}
+
+void TerminateContainerStatuses(Json* status) {
+  const Json unknown = {{"terminated",
+                         {{"exitCode", 137},
+                          {"reason", "ContainerStatusUnknown"},
+                          {"message",
+                           "The container could not be located when the pod was "
+                           "terminated"}}}};
+  auto terminate = [&](Json& cs) {
+    if (cs.value("state", Json::object()).contains("terminated")) return;
+    cs["state"] = unknown;
+    cs["ready"] = false;
+    cs["started"] = false;
+  };
+  if (status->contains("containerStatuses")) {
+    for (auto& cs : (*status)["containerStatuses"]) terminate(cs);
+  }
+  if (status->contains("initContainerStatuses")) {
+    // Init containers after the last one that started stay waiting (they never ran).
+    Json& inits = (*status)["initContainerStatuses"];
+    int last_started = -1;
+    for (size_t i = 0; i < inits.size(); ++i) {
+      const Json st = inits[i].value("state", Json::object());
+      if (st.contains("running") || st.contains("terminated") ||
+          !inits[i].value("lastState", Json::object()).empty()) {
+        last_started = static_cast<int>(i);
+      }
+    }
+    for (int i = 0; i <= last_started; ++i) terminate(inits[i]);
+  }
+}
+
+absl::Status Kubelet::Impl::FinishPodKill(const Json& pod, const PodState::PendingKill& kill) {
+  std::string uid = PodUid(pod);
+  client::PatchOptions po;
+  po.subresource = "status";
+  const std::string ns = pod["metadata"].value("namespace", ""),
+                    name = pod["metadata"].value("name", "");
+  if (kill.rejected) {
+    // As upstream's rejectPod: phase, reason and message only (nothing ran).
+    Json status = {{"phase", "Failed"},
+                   {"reason", "Evicted"},
+                   {"message", "Pod was rejected: " + kill.message},
+                   {"qosClass", api::defaults::PodQosClass(pod)}};
+    Json patch = {{"metadata", {{"uid", uid}}}, {"status", status}};
+    auto r =
+        client.Patch(client::resources::Pods(), ns, name, client::PatchType::kMerge, patch, po);
+    if (!r.ok() && !client::IsNotFound(r.status())) return r.status();
     std::lock_guard l(mu);
-    states[uid].evicted = true;
-    states[uid].terminated_sandbox = true;
+    auto& st = states[uid];
+    st.pending_kill.reset();
+    st.terminated_sandbox = true;
+    st.last_status = status;
+    return absl::OkStatus();
   }
   // Hard threshold: upstream's 1 s grace override; soft: preStop hooks and the given grace.
   RemoveProbes(uid);
-  auto rp = GetRuntimePod(uid);
-  if (rp.ok()) {
-    std::vector<std::thread> killers;
-    for (const auto& c : rp->containers) {
-      if (c.state() != v1::CONTAINER_RUNNING) continue;
-      const Json* spec_c = SpecContainer(pod, c.metadata().name());
-      std::string id = c.id();
-      killers.emplace_back([this, &pod, spec_c, id, grace] {
-        if (grace > 1) {
-          (void)KillContainer(&pod, spec_c, id, grace);
-        } else {
-          (void)rt.StopContainer(id, grace);
-        }
-      });
-    }
-    for (auto& t : killers) t.join();
-    for (const auto& s : rp->sandboxes) (void)rt.StopPodSandbox(s.id());
-    rp = GetRuntimePod(uid);
+  KORRAL_ASSIGN_OR_RETURN(RuntimePod rp, GetRuntimePod(uid));
+  std::vector<std::thread> killers;
+  for (const auto& c : rp.containers) {
+    if (c.state() != v1::CONTAINER_RUNNING) continue;
+    const Json* spec_c = SpecContainer(pod, c.metadata().name());
+    std::string id = c.id();
+    int64_t grace = kill.grace;
+    killers.emplace_back([this, &pod, spec_c, id, grace] {
+      absl::Status s =
+          grace > 1 ? KillContainer(&pod, spec_c, id, grace) : rt.StopContainer(id, grace);
+      if (!s.ok()) KLOG(Warning, "kubelet: stop {}: {}", id, StatusMessage(s));
+    });
   }
+  for (auto& t : killers) t.join();
+  for (const auto& s : rp.sandboxes) {
+    if (s.state() == v1::SANDBOX_READY) (void)rt.StopPodSandbox(s.id());
+  }
+  KORRAL_ASSIGN_OR_RETURN(rp, GetRuntimePod(uid));
   std::string pod_ip;
   {
     std::lock_guard l(mu);
     pod_ip = states[uid].pod_ip;
   }
-  Json status = rp.ok() ? BuildStatus(pod, *rp, pod_ip) : pod.value("status", Json::object());
+  Json status = BuildStatus(pod, rp, pod_ip);
   status["phase"] = "Failed";
   status["reason"] = "Evicted";
-  status["message"] = message;
+  status["message"] = kill.message;
+  TerminateContainerStatuses(&status);
   std::string now = FormatTime(clock.Now());
   Json conds = Json::array();
   for (auto& c : status.value("conditions", Json::array())) {
@@ -494,18 +614,62 @@ void Kubelet::Impl::EvictPod(const Json& pod, const EvictionObservation& obs, Ev
                    {"lastProbeTime", nullptr},
                    {"lastTransitionTime", now},
                    {"reason", "TerminationByKubelet"},
-                   {"message", message}});
+                   {"message", kill.message}});
   status["conditions"] = conds;
   Json patch = {{"metadata", {{"uid", uid}}}, {"status", status}};
-  client::PatchOptions po;
-  po.subresource = "status";
-  auto r = client.Patch(client::resources::Pods(), pod["metadata"].value("namespace", ""),
-                        pod["metadata"].value("name", ""), client::PatchType::kMerge, patch, po);
-  if (!r.ok()) {
+  auto r = client.Patch(client::resources::Pods(), ns, name, client::PatchType::kMerge, patch, po);
+  if (!r.ok() && !client::IsNotFound(r.status())) {
     KLOG(Warning, "kubelet: status of evicted pod {}: {}", PodKey(pod), StatusMessage(r.status()));
+    return r.status();  // retried by the worker; what ran is stopped already
   }
   std::lock_guard l(mu);
-  states[uid].last_status = status;
+  auto& st = states[uid];
+  st.pending_kill.reset();
+  st.terminated_sandbox = true;
+  st.last_status = status;
+  return absl::OkStatus();
+}
+
+void Kubelet::Impl::RecordEvent(const Json* pod, const std::string& type, const std::string& reason,
+                                const std::string& message) {
+  auto now = clock.Now();
+  std::string ts = FormatTime(now);
+  Json involved;
+  std::string ns = "default", obj_name = cfg.node_name;
+  if (pod) {
+    const Json& md = (*pod)["metadata"];
+    ns = md.value("namespace", "default");
+    obj_name = md.value("name", "");
+    involved = {{"kind", "Pod"},      {"namespace", ns},
+                {"name", obj_name},   {"uid", md.value("uid", "")},
+                {"apiVersion", "v1"}, {"resourceVersion", md.value("resourceVersion", "")}};
+  } else {
+    // Upstream's node reference: the node name doubles as its UID.
+    involved = {{"kind", "Node"}, {"name", cfg.node_name}, {"uid", cfg.node_name}};
+  }
+  static std::atomic<uint64_t> seq{0};
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  Json ev = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata",
+       {{"name", fmt::format("{}.{:x}", obj_name, static_cast<uint64_t>(nanos) + seq.fetch_add(1))},
+        {"namespace", ns}}},
+      {"involvedObject", involved},
+      {"reason", reason},
+      {"message", message},
+      {"type", type},
+      {"source", {{"component", "kubelet"}, {"host", cfg.node_name}}},
+      {"firstTimestamp", ts},
+      {"lastTimestamp", ts},
+      {"count", 1},
+      {"reportingComponent", "kubelet"},
+      {"reportingInstance", cfg.node_name}};
+  auto r = client.Create(client::resources::Events(), ns, ev);
+  if (!r.ok()) {
+    KLOG(Debug, "kubelet: event {} {} not recorded: {}", reason, obj_name,
+         StatusMessage(r.status()));
+  }
 }
 
 }  // namespace korral::kubelet

@@ -2,8 +2,12 @@
 // runtime and a fake clock.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <thread>
 
+#include "fmt/format.h"
 #include "korral/base/clock.h"
 #include "korral/base/status.h"
 #include "korral/client/fake_client.h"
@@ -144,6 +148,24 @@ class EvictionTest : public ::testing::Test {
     }
     return "";
   }
+  // "Type Reason Kind/name: message" of every event in `ns`.
+  std::vector<std::string> Events(const std::string& ns = "default") {
+    std::vector<std::string> out;
+    auto l = client_.List(client::resources::Events(), ns, client::ListOptions());
+    if (!l.ok()) return out;
+    for (const auto& e : (*l)["items"]) {
+      out.push_back(fmt::format("{} {} {}/{}: {}", e.value("type", ""), e.value("reason", ""),
+                                e["involvedObject"].value("kind", ""),
+                                e["involvedObject"].value("name", ""), e.value("message", "")));
+    }
+    return out;
+  }
+  bool HasEvent(const std::string& want) {
+    for (const auto& e : Events()) {
+      if (e == want) return true;
+    }
+    return false;
+  }
   void SetObservation(EvictionObservation o) {
     std::lock_guard l(mu_);
     obs_ = std::move(o);
@@ -195,8 +217,8 @@ TEST_F(EvictionTest, MemoryPressureEvictsOnePodPerPeriodInUpstreamOrder) {
   Json st = Get("burstable")["status"];
   EXPECT_EQ(st["reason"], "Evicted");
   EXPECT_EQ(st["message"],
-            "The node was low on resource: memory. Container c was using 200Mi, which exceeds its "
-            "request of 10Mi. ");
+            "The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. "
+            "Container c was using 200Mi, request is 10Mi, has larger consumption of memory. ");
   bool disruption = false;
   for (const auto& c : st["conditions"]) {
     if (c["type"] == "DisruptionTarget") {
@@ -204,6 +226,11 @@ TEST_F(EvictionTest, MemoryPressureEvictsOnePodPerPeriodInUpstreamOrder) {
     }
   }
   EXPECT_TRUE(disruption);
+  EXPECT_TRUE(HasEvent("Warning EvictionThresholdMet Node/node-1: Attempting to reclaim memory"));
+  EXPECT_TRUE(HasEvent(
+      "Warning Evicted Pod/burstable: The node was low on resource: memory. Threshold quantity: "
+      "100Mi, available: 50Mi. Container c was using 200Mi, request is 10Mi, has larger "
+      "consumption of memory. "));
   EXPECT_TRUE(Eventually([&] { return Condition("MemoryPressure") == "True"; }));
   // One pod per period.
   EXPECT_EQ(Phase("besteffort"), "Running");
@@ -218,8 +245,8 @@ TEST_F(EvictionTest, MemoryPressureEvictsOnePodPerPeriodInUpstreamOrder) {
   Tick();
   ASSERT_TRUE(Eventually([&] { return Phase("besteffort") == "Failed"; }));
   EXPECT_EQ(Get("besteffort")["status"]["message"],
-            "The node was low on resource: memory. Container c was using 20Mi, which exceeds its "
-            "request of 0. ");
+            "The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. "
+            "Container c was using 20Mi, request is 0, has larger consumption of memory. ");
   EXPECT_EQ(Phase("guaranteed"), "Running");
   EXPECT_EQ(Phase("burstable"), "Failed");
   // Recovery: the condition stays for the transition period (5 min), then clears.
@@ -230,6 +257,196 @@ TEST_F(EvictionTest, MemoryPressureEvictsOnePodPerPeriodInUpstreamOrder) {
   EXPECT_EQ(Phase("guaranteed"), "Running");
   Tick(minutes(4));
   EXPECT_TRUE(Eventually([&] { return Condition("MemoryPressure") == "False"; }));
+}
+
+// The race seen once on a real node: the eviction decided while the pod's sync was still
+// creating its sandbox. The eviction must win: the pod ends Failed/Evicted with its containers
+// terminated, and nothing the in-flight sync created keeps running.
+TEST_F(EvictionTest, PodEvictedWhileItsSandboxIsBeingCreatedEndsEvictedWithNothingRunning) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  runtime_.SetCallHook([&](const std::string& method) {
+    if (method != "RunPodSandbox") return;
+    std::unique_lock l(m);
+    entered = true;
+    cv.notify_all();
+    cv.wait_for(l, seconds(20), [&] { return release; });
+  });
+  auto unblock = [&] {
+    std::lock_guard l(m);
+    release = true;
+    cv.notify_all();
+  };
+  struct Guard {
+    std::function<void()> fn;
+    ~Guard() { fn(); }
+  } guard{unblock};
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("slow")).ok());
+  {
+    std::unique_lock l(m);
+    ASSERT_TRUE(cv.wait_for(l, seconds(10), [&] { return entered; }));
+  }
+  const std::string uid = Uid("slow");
+  EvictionObservation o;
+  o.memory_capacity = 4 * Gi;
+  o.memory_working_set = 4 * Gi - 50 * Mi;
+  o.pods[uid].memory_working_set = 20 * Mi;
+  o.pods[uid].container_memory["c"] = 20 * Mi;
+  SetObservation(o);
+  Tick();  // the eviction picks the pod while RunPodSandbox is still running
+  unblock();
+  auto running = [&] {
+    int n = 0;
+    auto ctrs = runtime_.ListContainers(cri::v1::ContainerFilter());
+    for (const auto& c : *ctrs) {
+      if (c.labels().at(cri::kPodUidLabel) == uid && c.state() == cri::v1::CONTAINER_RUNNING) ++n;
+    }
+    auto sbs = runtime_.ListPodSandbox(cri::v1::PodSandboxFilter());
+    for (const auto& s : *sbs) {
+      if (s.metadata().uid() == uid && s.state() == cri::v1::SANDBOX_READY) ++n;
+    }
+    return n;
+  };
+  auto evicted = [&] {
+    Json pod = Get("slow");
+    Json st = pod.is_object() ? pod.value("status", Json::object()) : Json::object();
+    return st.value("phase", "") == "Failed" && st.value("reason", "") == "Evicted" &&
+           st.contains("containerStatuses") &&
+           st["containerStatuses"][0]["state"].contains("terminated");
+  };
+  EXPECT_TRUE(Eventually([&] { return running() == 0 && evicted(); }))
+      << "running " << running() << ", status " << Get("slow")["status"].dump();
+  // And it stays so: later syncs (relists, informer updates) start nothing again.
+  Tick(seconds(1));
+  Tick(seconds(1));
+  EXPECT_EQ(running(), 0);
+  EXPECT_TRUE(evicted()) << Get("slow")["status"].dump();
+}
+
+TEST(AdmitUnderPressureTest, AsUpstreamsEvictionAdmitHandler) {
+  Json besteffort = MakePod("be");
+  Json burstable = MakePod("bu", {{"requests", {{"memory", "10Mi"}}}});
+  Json critical = MakePod("crit", Json::object(), 2000000000);
+  Json tolerant = MakePod("tol");
+  tolerant["spec"]["tolerations"] = {{{"key", "node.kubernetes.io/memory-pressure"},
+                                      {"operator", "Exists"},
+                                      {"effect", "NoSchedule"}}};
+  Json tolerates_all = MakePod("all");
+  tolerates_all["spec"]["tolerations"] = {{{"operator", "Exists"}}};
+  Json wrong_effect = MakePod("noexec");
+  wrong_effect["spec"]["tolerations"] = {{{"key", "node.kubernetes.io/memory-pressure"},
+                                          {"operator", "Exists"},
+                                          {"effect", "NoExecute"}}};
+  for (const Json* p : {&besteffort, &burstable, &critical, &tolerant}) {
+    EXPECT_EQ(AdmitUnderPressure(*p, false, false, false), "");
+  }
+  // Memory pressure alone: BestEffort pods only, unless they tolerate the taint.
+  EXPECT_EQ(AdmitUnderPressure(besteffort, true, false, false),
+            "The node had condition: [MemoryPressure]. ");
+  EXPECT_EQ(AdmitUnderPressure(wrong_effect, true, false, false),
+            "The node had condition: [MemoryPressure]. ");
+  EXPECT_EQ(AdmitUnderPressure(burstable, true, false, false), "");
+  EXPECT_EQ(AdmitUnderPressure(tolerant, true, false, false), "");
+  EXPECT_EQ(AdmitUnderPressure(tolerates_all, true, false, false), "");
+  EXPECT_EQ(AdmitUnderPressure(critical, true, false, false), "");
+  // Disk (or PID) pressure: every pod but the critical ones; tolerations do not help (upstream
+  // checks none there).
+  EXPECT_EQ(AdmitUnderPressure(burstable, false, true, false),
+            "The node had condition: [DiskPressure]. ");
+  EXPECT_EQ(AdmitUnderPressure(tolerant, true, true, false),
+            "The node had condition: [MemoryPressure DiskPressure]. ");
+  EXPECT_EQ(AdmitUnderPressure(burstable, false, false, true),
+            "The node had condition: [PIDPressure]. ");
+  EXPECT_EQ(AdmitUnderPressure(critical, true, true, true), "");
+}
+
+TEST(TerminateContainerStatusesTest, NeverStartedContainersEndUnknown) {
+  Json st = {
+      {"initContainerStatuses",
+       {{{"name", "i1"}, {"state", {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}}}},
+        {{"name", "i2"}, {"state", {{"running", Json::object()}}}},
+        {{"name", "i3"}, {"state", {{"waiting", {{"reason", "PodInitializing"}}}}}}}},
+      {"containerStatuses",
+       {{{"name", "a"},
+         {"ready", false},
+         {"state", {{"waiting", {{"reason", "PodInitializing"}}}}}},
+        {{"name", "b"}, {"state", {{"terminated", {{"exitCode", 137}, {"reason", "Error"}}}}}}}}};
+  TerminateContainerStatuses(&st);
+  Json unknown = {
+      {"terminated",
+       {{"exitCode", 137},
+        {"reason", "ContainerStatusUnknown"},
+        {"message", "The container could not be located when the pod was terminated"}}}};
+  EXPECT_EQ(st["initContainerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
+  EXPECT_EQ(st["initContainerStatuses"][1]["state"], unknown);
+  EXPECT_TRUE(st["initContainerStatuses"][2]["state"].contains("waiting"));  // never started
+  EXPECT_EQ(st["containerStatuses"][0]["state"], unknown);
+  EXPECT_EQ(st["containerStatuses"][1]["state"]["terminated"]["reason"], "Error");
+}
+
+// Admission under node pressure: pods bound while the node reports MemoryPressure /
+// DiskPressure are rejected as upstream (phase Failed, reason Evicted, "Pod was rejected: ..."),
+// never started, with a Warning Evicted event; others run.
+TEST_F(EvictionTest, PodsAreRejectedAtAdmissionUnderPressure) {
+  EvictionObservation o;
+  o.memory_capacity = 4 * Gi;
+  o.memory_working_set = 4 * Gi - 50 * Mi;
+  SetObservation(o);
+  Tick();
+  ASSERT_TRUE(Eventually([&] { return Condition("MemoryPressure") == "True"; }));
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("besteffort")).ok());
+  ASSERT_TRUE(
+      client_.Create(Pods(), "default", MakePod("burstable", {{"requests", {{"memory", "10Mi"}}}}))
+          .ok());
+  Json tolerant = MakePod("tolerant");
+  tolerant["spec"]["tolerations"] = {{{"key", "node.kubernetes.io/memory-pressure"},
+                                      {"operator", "Exists"},
+                                      {"effect", "NoSchedule"}}};
+  ASSERT_TRUE(client_.Create(Pods(), "default", tolerant).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("besteffort") == "Failed"; }));
+  Json st = Get("besteffort")["status"];
+  EXPECT_EQ(st["reason"], "Evicted");
+  EXPECT_EQ(st["message"], "Pod was rejected: The node had condition: [MemoryPressure]. ");
+  EXPECT_EQ(st["qosClass"], "BestEffort");
+  EXPECT_FALSE(st.contains("containerStatuses"));
+  EXPECT_TRUE(
+      HasEvent("Warning Evicted Pod/besteffort: The node had condition: [MemoryPressure]. "));
+  ASSERT_TRUE(Eventually([&] { return Phase("burstable") == "Running"; }));
+  ASSERT_TRUE(Eventually([&] { return Phase("tolerant") == "Running"; }));
+  auto sandboxes_of = [&](const std::string& name) {
+    int n = 0;
+    auto sbs = runtime_.ListPodSandbox(cri::v1::PodSandboxFilter());
+    for (const auto& s : *sbs) n += s.metadata().name() == name;
+    return n;
+  };
+  EXPECT_EQ(sandboxes_of("besteffort"), 0);
+  // Later syncs leave the rejected pod alone.
+  Tick(seconds(1));
+  EXPECT_EQ(Phase("besteffort"), "Failed");
+  EXPECT_EQ(sandboxes_of("besteffort"), 0);
+
+  // Disk pressure rejects every pod but critical ones.
+  EvictionObservation d;
+  d.nodefs_capacity = 100 * Gi;
+  d.nodefs_available = 1 * Gi;
+  d.memory_capacity = 4 * Gi;
+  d.memory_working_set = 4 * Gi - 50 * Mi;
+  // Stats that make the running pods rank: one of them is evicted in this period, the new ones
+  // are not there yet.
+  SetObservation(d);
+  Tick();
+  ASSERT_TRUE(Eventually([&] { return Condition("DiskPressure") == "True"; }));
+  ASSERT_TRUE(
+      client_.Create(Pods(), "default", MakePod("burstable2", {{"requests", {{"memory", "10Mi"}}}}))
+          .ok());
+  ASSERT_TRUE(
+      client_.Create(Pods(), "default", MakePod("critical", Json::object(), 2000000000)).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("burstable2") == "Failed"; }));
+  EXPECT_EQ(Get("burstable2")["status"]["message"],
+            "Pod was rejected: The node had condition: [MemoryPressure DiskPressure]. ");
+  ASSERT_TRUE(Eventually([&] { return Phase("critical") == "Running"; }));
+  EXPECT_EQ(sandboxes_of("burstable2"), 0);
 }
 
 TEST_F(EvictionTest, DiskPressureReclaimsImagesBeforeEvicting) {
@@ -271,8 +488,9 @@ TEST_F(EvictionTest, DiskPressureReclaimsImagesBeforeEvicting) {
   Tick();
   ASSERT_TRUE(Eventually([&] { return Phase("big") == "Failed"; }));
   EXPECT_EQ(Get("big")["status"]["message"],
-            "The node was low on resource: ephemeral-storage. Container c was using 5Gi, which "
-            "exceeds its request of 0. ");
+            "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, "
+            "available: 5Gi. Container c was using 5Gi, request is 0, has larger consumption of "
+            "ephemeral-storage. ");
   EXPECT_EQ(Phase("small"), "Running");
 }
 
@@ -381,8 +599,8 @@ TEST_F(SoftEvictionTest, EvictsGracefullyOnlyAfterTheGracePeriod) {
   Json st = Get("burstable")["status"];
   EXPECT_EQ(st["reason"], "Evicted");
   EXPECT_EQ(st["message"],
-            "The node was low on resource: memory. Container c was using 300Mi, which exceeds its "
-            "request of 10Mi. ");
+            "The node was low on resource: memory. Threshold quantity: 1Gi, available: 800Mi. "
+            "Container c was using 300Mi, request is 10Mi, has larger consumption of memory. ");
   EXPECT_EQ(st["containerStatuses"][0]["state"].contains("terminated"), true);
   EXPECT_EQ(runtime_.Calls("ExecSync"), 1);
   EXPECT_EQ(runtime_.LastStopTimeout(), 20);

@@ -798,13 +798,21 @@ absl::Status Kubelet::Impl::SyncRunningPod(const Json& pod, PodState*) {
   std::string phase = pod.value("status", Json::object()).value("phase", "");
   KORRAL_ASSIGN_OR_RETURN(RuntimePod rp, GetRuntimePod(uid));
 
-  bool evicted = false;
+  bool evicted = false, admitted = false;
+  std::optional<PodState::PendingKill> kill;
   {
     std::lock_guard l(mu);
     auto it = states.find(uid);
-    evicted = it != states.end() && it->second.evicted;
+    if (it != states.end()) {
+      evicted = it->second.evicted;
+      admitted = it->second.admitted;
+      kill = it->second.pending_kill;
+    }
   }
-  // A terminal pod keeps its stopped containers (for logs) and never runs again.
+  // An eviction decided since the last sync: carried out here, after any sync in flight.
+  if (kill) return FinishPodKill(pod, *kill);
+  // A terminal pod keeps its stopped containers (for logs) and never runs again; whatever still
+  // runs for it is stopped.
   if (IsTerminalPhase(phase) || evicted) {
     bool stop = false;
     {
@@ -812,14 +820,42 @@ absl::Status Kubelet::Impl::SyncRunningPod(const Json& pod, PodState*) {
       stop = !states[uid].terminated_sandbox;
       states[uid].terminated_sandbox = true;
     }
+    for (const auto& s : rp.sandboxes) {
+      if (s.state() == v1::SANDBOX_READY) stop = true;
+    }
+    if (rp.AnyRunning()) stop = true;
     if (stop) {
       for (const auto& c : rp.containers) {
         if (c.state() == v1::CONTAINER_RUNNING) (void)rt.StopContainer(c.id(), GraceOf(pod));
       }
-      for (const auto& s : rp.sandboxes) (void)rt.StopPodSandbox(s.id());
+      for (const auto& s : rp.sandboxes) {
+        if (s.state() == v1::SANDBOX_READY) (void)rt.StopPodSandbox(s.id());
+      }
       RemoveProbes(uid);
     }
     return absl::OkStatus();
+  }
+  // Admission (upstream's admit handlers; here the eviction manager's): a pod that has not run
+  // on this node yet is rejected while the node is under pressure. Pods found running (a
+  // restarted agent) are admitted.
+  if (!admitted) {
+    bool fresh =
+        rp.sandboxes.empty() && rp.containers.empty() && (phase.empty() || phase == "Pending");
+    std::string reject = fresh ? AdmitMessage(pod) : "";
+    if (!reject.empty()) {
+      KLOG(Info, "kubelet: pod {} rejected: {}", key, reject);
+      RecordEvent(&pod, "Warning", "Evicted", reject);
+      PodState::PendingKill k{reject, 0, true};
+      {
+        std::lock_guard l(mu);
+        auto& st = states[uid];
+        st.evicted = true;
+        st.pending_kill = k;
+      }
+      return FinishPodKill(pod, k);
+    }
+    std::lock_guard l(mu);
+    states[uid].admitted = true;
   }
 
   // Volumes (refreshed every minute so configMap/secret updates reach running pods).

@@ -65,7 +65,19 @@ struct PodState {
   bool volumes_ready = false;
   std::chrono::steady_clock::time_point volumes_synced{};
   bool terminated_sandbox = false;  // terminal pod whose sandbox was stopped
-  bool evicted = false;             // evicted for node pressure: terminal from now on
+  // Evicted for node pressure or rejected at admission: terminal from now on (no sync starts or
+  // restarts anything, no sync status write but the final one).
+  bool evicted = false;
+  bool admitted = false;  // passed admission (or found already running)
+  // The end of the pod decided outside its sync (eviction, admission rejection), carried out by
+  // the pod's next sync so that it is serialized with a sync in flight (which may be creating
+  // the sandbox or containers the eviction must stop). Cleared once the final status is written.
+  struct PendingKill {
+    std::string message;    // the status message (without "Pod was rejected: ")
+    int64_t grace = 1;      // seconds; > 1: preStop hooks run
+    bool rejected = false;  // admission rejection: nothing ran, status only
+  };
+  std::optional<PendingKill> pending_kill;
   std::map<std::string, std::chrono::steady_clock::time_point> pull_failed_at;  // by container
 };
 
@@ -192,10 +204,16 @@ struct Kubelet::Impl {
 
   // eviction.cc
   void EvictionTick();
-  // Stops the pod's containers with `grace` seconds (preStop hooks when > 1) and writes the
-  // Evicted status.
-  void EvictPod(const Json& pod, const EvictionObservation& obs, EvictionSignal signal,
-                int64_t grace);
+  // Carries out a pending eviction or admission rejection in the pod's sync: stops what runs
+  // (`kill.grace` seconds, preStop hooks when > 1) and writes the final Failed/Evicted status.
+  absl::Status FinishPodKill(const Json& pod, const PodState::PendingKill& kill);
+  // Admission under node pressure (upstream's eviction admit handler): "" when admitted, else
+  // the rejection message.
+  std::string AdmitMessage(const Json& pod) const;
+  // Posts a core/v1 Event (source kubelet on this node) about `pod`, or about this node when
+  // `pod` is null. Synchronous; failures are logged.
+  void RecordEvent(const Json* pod, const std::string& type, const std::string& reason,
+                   const std::string& message);
   // image_gc.cc: the periodic GC at the high threshold; and removing unused images (oldest
   // first, at least minimum_age old) until `bytes` are freed (< 0: all). Returns bytes freed.
   void ImageGcTick();
@@ -253,6 +271,22 @@ std::vector<std::string> RankForEviction(const std::vector<Json>& pods,
                                          const EvictionObservation& obs, EvictionSignal signal);
 bool IsCriticalPod(const Json& pod);
 std::string FormatBinaryQuantity(int64_t bytes);
+// Upstream's eviction message: "The node was low on resource: memory. Threshold quantity: 100Mi,
+// available: 50Mi. Container c was using 200Mi, request is 10Mi, has larger consumption of
+// memory. " (one sentence per container, init containers included, whose usage exceeds its
+// request).
+std::string EvictionMessage(const Json& pod, const EvictionObservation& obs, EvictionSignal signal,
+                            int64_t threshold, int64_t available);
+// Upstream's admit handler on the node's pressure conditions: "" to admit, else "The node had
+// condition: [MemoryPressure DiskPressure]. ". Under memory pressure alone only BestEffort pods
+// not tolerating node.kubernetes.io/memory-pressure:NoSchedule are rejected; under disk or PID
+// pressure every pod is; critical pods never are.
+std::string AdmitUnderPressure(const Json& pod, bool memory_pressure, bool disk_pressure,
+                               bool pid_pressure);
+// The status of a pod the kubelet ended (upstream's status manager TerminatePod): containers
+// (and init containers up to the last one that started) without a terminated state get
+// terminated/ContainerStatusUnknown, exit code 137.
+void TerminateContainerStatuses(Json* status);
 
 // group.cc: the KubeletGroup seam.
 client::SharedInformer* GroupInformer(KubeletGroup::Impl* g);
