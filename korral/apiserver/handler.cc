@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +28,7 @@
 #include "korral/apiserver/patch.h"
 #include "korral/apiserver/proxy.h"
 #include "korral/apiserver/request_timeout.h"
+#include "korral/apiserver/security/context.h"
 #include "korral/apiserver/security/pipeline.h"
 #include "korral/apiserver/store.h"
 #include "korral/apiserver/timer_queue.h"
@@ -630,16 +633,48 @@ struct ApiHandler::Impl {
     if (auto v = req.Query("fieldSelector")) lo.field_selector = *v;
     auto list = store->List(type, p.ns, lo);
     if (!list.ok()) return StatusResponse(list.status());
-    std::vector<ObjectPtr> deleted;
-    for (const auto& item : list->items) {
-      const Json& meta = item->object["metadata"];
+    // Each item is deleted as a single DELETE would be (finalizers, graceful pods). They run
+    // on up to kDeleteCollectionWorkers threads (upstream's --delete-collection-workers) so the
+    // storage writer commits many deletes per transaction: one at a time, every delete waited
+    // for its own fsync (~140 deletes/s in a namespace deletion here).
+    constexpr size_t kDeleteCollectionWorkers = 16;
+    const auto& items = list->items;
+    std::vector<absl::StatusOr<ObjectPtr>> results(items.size(), ObjectPtr());
+    auto delete_one = [&](size_t i) {
+      const Json& meta = items[i]->object["metadata"];
       auto res =
           store->Delete(type, meta.value("namespace", ""), meta.value("name", ""), *opts, *dry);
+      if (res.ok()) {
+        results[i] = res->object;
+      } else {
+        results[i] = res.status();
+      }
+    };
+    const size_t workers = std::min(kDeleteCollectionWorkers, (items.size() + 7) / 8);
+    if (workers <= 1) {
+      for (size_t i = 0; i < items.size(); ++i) delete_one(i);
+    } else {
+      std::atomic<size_t> next{0};
+      std::vector<std::thread> pool;
+      pool.reserve(workers);
+      // The workers act for the requesting user (admission reads it from the thread).
+      const authn::UserInfo* user = security::InRequest() ? security::CurrentUser() : nullptr;
+      for (size_t w = 0; w < workers; ++w) {
+        pool.emplace_back([&, user] {
+          security::ScopedUser as(user);
+          for (size_t i = next++; i < items.size(); i = next++) delete_one(i);
+        });
+      }
+      for (auto& t : pool) t.join();
+    }
+    std::vector<ObjectPtr> deleted;
+    deleted.reserve(items.size());
+    for (auto& res : results) {
       if (!res.ok()) {
         if (apierrors::IsNotFound(res.status())) continue;
         return StatusResponse(res.status());
       }
-      deleted.push_back(res->object);
+      deleted.push_back(*res);
     }
     std::string body = fmt::format(
         "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},"

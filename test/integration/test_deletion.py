@@ -139,6 +139,31 @@ class DeletionTest(harness.ServerTestCase):
         code, _ = self.req("DELETE", NS + "/configmaps?fieldSelector=metadata.name%3Ddc2")
         self.assertEqual(self.req("GET", NS + "/configmaps/dc2")[0], 404)
 
+    def test_deletecollection_many_with_finalizers(self):
+        # Enough items for the apiserver's parallel delete workers: every matching item is
+        # deleted exactly once, finalizers still hold their objects, the rest is untouched.
+        for i in range(120):
+            meta = {"name": "many%03d" % i, "labels": {"batch": "x" if i < 100 else "y"}}
+            if i % 25 == 0 and i < 100:
+                meta["finalizers"] = ["example.com/hold"]
+            self.create(NS + "/configmaps", {"metadata": meta})
+        code, lst = self.req("DELETE", NS + "/configmaps?labelSelector=batch%3Dx")
+        self.assertEqual(code, 200, lst)
+        self.assertEqual(sorted(i["metadata"]["name"] for i in lst["items"]),
+                         ["many%03d" % i for i in range(100)])
+        code, left = self.req("GET", NS + "/configmaps?labelSelector=batch")
+        names = sorted(i["metadata"]["name"] for i in left["items"])
+        held = ["many%03d" % i for i in range(0, 100, 25)]
+        self.assertEqual(names, held + ["many%03d" % i for i in range(100, 120)])
+        for n in held:
+            o = self.req("GET", NS + "/configmaps/" + n)[1]
+            self.assertIn("deletionTimestamp", o["metadata"])
+            o["metadata"]["finalizers"] = []
+            self.assertEqual(self.req("PUT", NS + "/configmaps/" + n, o)[0], 200)
+        self.req("DELETE", NS + "/configmaps?labelSelector=batch%3Dy")
+        code, left = self.req("GET", NS + "/configmaps?labelSelector=batch")
+        self.assertEqual(left["items"], [])
+
     def running(self, name):
         code, o = self.req("PATCH", PODS + "/" + name + "/status", {"status": {
             "phase": "Running",
