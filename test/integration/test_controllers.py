@@ -395,6 +395,89 @@ class StandaloneControllerManagerTest(harness.ServerTestCase):
         cm2.send_signal(signal.SIGTERM)
         self.assertEqual(cm2.wait(timeout=30), 0)
 
+    def test_restart_mid_rollout(self):
+        """A rolling update interrupted by killing the controller manager finishes under a new
+        one: one new ReplicaSet, the old one at 0, exactly `replicas` pods, all of the new
+        template, none created twice."""
+        apps = client.AppsV1Api(self.api_client)
+        ns = "roll"
+        self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+
+        def mark_ready():
+            for p in self.core.list_namespaced_pod(ns, label_selector="app=roll").items:
+                if p.metadata.deletion_timestamp:
+                    continue
+                if any(c.type == "Ready" and c.status == "True"
+                       for c in (p.status.conditions or [])):
+                    continue
+                try:
+                    self.core.patch_namespaced_pod_status(p.metadata.name, ns, {"status": {
+                        "phase": "Running", "conditions": [{
+                            "type": "Ready", "status": "True",
+                            "lastTransitionTime": now_rfc3339()}]}})
+                except ApiException as e:
+                    if e.status != 404:
+                        raise
+
+        def replica_sets():
+            return apps.list_namespaced_replica_set(ns, label_selector="app=roll").items
+
+        def new_rs_ready(image, n):
+            mark_ready()
+            for rs in replica_sets():
+                if (rs.spec.template.spec.containers[0].image == image and
+                        (rs.status.ready_replicas or 0) >= n):
+                    return True
+            return False
+
+        cm = self.start_cm()
+        apps.create_namespaced_deployment(ns, {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "roll"},
+            "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "roll"}},
+                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {
+                         "maxSurge": 1, "maxUnavailable": 0}},
+                     "template": {"metadata": {"labels": {"app": "roll"}},
+                                  "spec": {"containers": [{"name": "c", "image": "img:v1"}]}}}})
+        wait_for(lambda: new_rs_ready("img:v1", 6), timeout=60, what="6 ready pods of v1")
+        apps.patch_namespaced_deployment("roll", ns, {"spec": {"template": {"spec": {
+            "containers": [{"name": "c", "image": "img:v2"}]}}}})
+        # Mid-rollout: some v2 pods ready, v1 not yet scaled to 0.
+        wait_for(lambda: new_rs_ready("img:v2", 2), timeout=60, what="2 ready pods of v2")
+        cm.kill()
+        cm.wait()
+        old = [rs for rs in replica_sets()
+               if rs.spec.template.spec.containers[0].image == "img:v1"]
+        self.assertEqual(len(old), 1)
+        self.assertGreater(old[0].spec.replicas, 0, "killed before the rollout finished")
+
+        cm2 = self.start_cm()
+
+        def done():
+            mark_ready()
+            d = apps.read_namespaced_deployment("roll", ns)
+            st = d.status
+            return (st.observed_generation == d.metadata.generation and
+                    st.updated_replicas == 6 and st.available_replicas == 6 and
+                    (st.replicas or 0) == 6)
+        wait_for(done, timeout=90, what="the rollout to finish under the second manager")
+        sets = replica_sets()
+        self.assertEqual(sorted((rs.spec.template.spec.containers[0].image, rs.spec.replicas)
+                                for rs in sets), [("img:v1", 0), ("img:v2", 6)])
+        wait_for(lambda: len([p for p in self.core.list_namespaced_pod(
+            ns, label_selector="app=roll").items if not p.metadata.deletion_timestamp]) == 6,
+            timeout=30, what="exactly 6 live pods")
+        pods = [p for p in self.core.list_namespaced_pod(ns, label_selector="app=roll").items
+                if not p.metadata.deletion_timestamp]
+        new_uid = [rs.metadata.uid for rs in sets
+                   if rs.spec.template.spec.containers[0].image == "img:v2"][0]
+        for p in pods:
+            self.assertEqual(p.spec.containers[0].image, "img:v2")
+            owners = [o.uid for o in (p.metadata.owner_references or []) if o.controller]
+            self.assertEqual(owners, [new_uid])
+        self.assertEqual(len({p.metadata.name for p in pods}), 6)
+        cm2.send_signal(signal.SIGTERM)
+        self.assertEqual(cm2.wait(timeout=30), 0)
+
     def exists_ns(self, name):
         try:
             self.core.read_namespace(name)
