@@ -1,30 +1,31 @@
-// Node-pressure eviction (upstream pkg/kubelet/eviction) on memory.available and
-// nodefs.available, with hard thresholds and soft ones (evictionSoft + evictionSoftGracePeriod +
-// evictionMaxPodGracePeriod). Every monitoring period (10 s): observe the node; a threshold met
-// sets MemoryPressure / DiskPressure at once (kept for the pressure transition period after the
-// signal recovers); a hard threshold drives eviction at once, a soft one once it has been met
-// continuously for its grace period. A driving threshold posts a Warning EvictionThresholdMet
-// event on the node ("Attempting to reclaim memory"). Node-level resources are reclaimed first
-// for disk (image GC), then at most one pod is evicted, ranked as upstream: pods whose usage
-// exceeds their requests first, then by priority (lowest first), then by usage above the request
-// (largest first). Critical pods (static, mirror, priority >= 2000000000) are never evicted.
-// The eviction posts a Warning Evicted event on the pod with upstream's message ("The node was
-// low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. Container c was using
-// 200Mi, request is 0, has larger consumption of memory. ") and hands the pod to its sync
-// (PodState::pending_kill), so that it is serialized with a sync in flight that may still be
-// creating the sandbox or containers: that sync stops the containers (hard: 1 s; soft:
+// Node-pressure eviction (upstream pkg/kubelet/eviction) on memory.available,
+// nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree (nodefs when the
+// image store shares it) and pid.available, with hard thresholds and soft ones (evictionSoft +
+// evictionSoftGracePeriod + evictionMaxPodGracePeriod). Every monitoring period (10 s): observe
+// the node; a threshold met sets MemoryPressure / DiskPressure / PIDPressure at once (kept for
+// the pressure transition period after the signal recovers); a hard threshold drives eviction at
+// once, a soft one once it has been met continuously for its grace period. A driving threshold
+// posts a Warning EvictionThresholdMet event on the node ("Attempting to reclaim memory").
+// Node-level resources are reclaimed first for disk (image GC), then at most one pod is evicted,
+// ranked as upstream: pods whose usage exceeds their requests first, then by priority (lowest
+// first), then by usage above the request (largest first). Critical pods (static, mirror, priority
+// >= 2000000000) are never evicted. The eviction posts a Warning Evicted event on the pod with
+// upstream's message ("The node was low on resource: memory. Threshold quantity: 100Mi, available:
+// 50Mi. Container c was using 200Mi, request is 0, has larger consumption of memory. ") and hands
+// the pod to its sync (PodState::pending_kill), so that it is serialized with a sync in flight that
+// may still be creating the sandbox or containers: that sync stops the containers (hard: 1 s; soft:
 // min(terminationGracePeriodSeconds, evictionMaxPodGracePeriod), with preStop hooks) and the
 // sandbox, and writes phase Failed, reason Evicted, the message, a DisruptionTarget condition and
 // terminated container statuses (ContainerStatusUnknown for containers that never ran, as
 // upstream's status manager). No sync starts anything for the pod again.
 // Admission (upstream's eviction admit handler): a pod that has not run on the node yet is
 // rejected while the node reports MemoryPressure (BestEffort pods not tolerating
-// node.kubernetes.io/memory-pressure:NoSchedule) or DiskPressure (every pod); critical pods are
-// always admitted. Rejected: Warning Evicted event, phase Failed, reason Evicted, message "Pod
-// was rejected: The node had condition: [DiskPressure]. ", nothing started.
-// TODO(korral): imagefs/inode/pid signals (PIDPressure), evictionMinimumReclaim, event
-// aggregation (one Event object per event; upstream's correlator counts repeats), the offending
-// container annotations on the Evicted event, local ephemeral-storage limit evictions.
+// node.kubernetes.io/memory-pressure:NoSchedule) or DiskPressure / PIDPressure (every pod);
+// critical pods are always admitted. Rejected: Warning Evicted event, phase Failed, reason
+// Evicted, message "Pod was rejected: The node had condition: [DiskPressure]. ", nothing started.
+// TODO(korral): evictionMinimumReclaim, allocatableMemory.available, event aggregation (one Event
+// object per event; upstream's correlator counts repeats), the offending container annotations on
+// the Evicted event, local ephemeral-storage limit evictions.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -61,8 +62,62 @@ int64_t ContainerRequest(const Json& c, const char* resource) {
   return 0;
 }
 
+// The resource a signal reclaims (upstream signalToResource).
 const char* ResourceOf(EvictionSignal signal) {
-  return signal == EvictionSignal::kMemory ? "memory" : "ephemeral-storage";
+  switch (signal) {
+    case EvictionSignal::kMemory:
+      return "memory";
+    case EvictionSignal::kNodeFs:
+    case EvictionSignal::kImageFs:
+      return "ephemeral-storage";
+    case EvictionSignal::kNodeFsInodes:
+    case EvictionSignal::kImageFsInodes:
+      return "inodes";
+    case EvictionSignal::kPid:
+      return "pids";
+  }
+  return "";
+}
+
+bool IsDiskSignal(EvictionSignal s) {
+  return s != EvictionSignal::kMemory && s != EvictionSignal::kPid;
+}
+bool IsCountSignal(EvictionSignal s) {
+  return s == EvictionSignal::kNodeFsInodes || s == EvictionSignal::kImageFsInodes ||
+         s == EvictionSignal::kPid;
+}
+
+// The signal's {capacity, available} in `o`; false when not observed.
+bool Observe(const EvictionObservation& o, EvictionSignal s, int64_t* capacity,
+             int64_t* available) {
+  bool own_imagefs = o.imagefs_capacity > 0;  // else the image store is on nodefs
+  switch (s) {
+    case EvictionSignal::kMemory:
+      *capacity = o.memory_capacity;
+      *available = o.memory_capacity - o.memory_working_set;
+      break;
+    case EvictionSignal::kNodeFs:
+      *capacity = o.nodefs_capacity;
+      *available = o.nodefs_available;
+      break;
+    case EvictionSignal::kNodeFsInodes:
+      *capacity = o.nodefs_inodes;
+      *available = o.nodefs_inodes_free;
+      break;
+    case EvictionSignal::kImageFs:
+      *capacity = own_imagefs ? o.imagefs_capacity : o.nodefs_capacity;
+      *available = own_imagefs ? o.imagefs_available : o.nodefs_available;
+      break;
+    case EvictionSignal::kImageFsInodes:
+      *capacity = own_imagefs ? o.imagefs_inodes : o.nodefs_inodes;
+      *available = own_imagefs ? o.imagefs_inodes_free : o.nodefs_inodes_free;
+      break;
+    case EvictionSignal::kPid:
+      *capacity = o.pid_max;
+      *available = o.pid_max - o.processes;
+      break;
+  }
+  return *capacity > 0;
 }
 
 int64_t PodRequest(const Json& pod, const char* resource) {
@@ -124,9 +179,44 @@ absl::StatusOr<std::chrono::milliseconds> ParseGraceDuration(const std::string& 
   return std::chrono::milliseconds(static_cast<int64_t>(std::llround(total_ms)));
 }
 
+struct SignalDef {
+  EvictionSignal signal;
+  const char* name;
+  EvictionThreshold EvictionConfig::*hard;
+  EvictionThreshold EvictionConfig::*soft;
+};
+
+// In upstream's order of eviction priority (memory first).
+constexpr SignalDef kSignals[] = {
+    {EvictionSignal::kMemory, "memory.available", &EvictionConfig::memory_available,
+     &EvictionConfig::soft_memory_available},
+    {EvictionSignal::kNodeFs, "nodefs.available", &EvictionConfig::nodefs_available,
+     &EvictionConfig::soft_nodefs_available},
+    {EvictionSignal::kNodeFsInodes, "nodefs.inodesFree", &EvictionConfig::nodefs_inodes_free,
+     &EvictionConfig::soft_nodefs_inodes_free},
+    {EvictionSignal::kImageFs, "imagefs.available", &EvictionConfig::imagefs_available,
+     &EvictionConfig::soft_imagefs_available},
+    {EvictionSignal::kImageFsInodes, "imagefs.inodesFree", &EvictionConfig::imagefs_inodes_free,
+     &EvictionConfig::soft_imagefs_inodes_free},
+    {EvictionSignal::kPid, "pid.available", &EvictionConfig::pid_available,
+     &EvictionConfig::soft_pid_available},
+};
+
+constexpr const char* kSupportedSignals =
+    "memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, "
+    "imagefs.inodesFree, pid.available";
+
+const char* SignalName(EvictionSignal s) {
+  for (const auto& d : kSignals) {
+    if (d.signal == s) return d.name;
+  }
+  return "";
+}
+
 EvictionThreshold* ThresholdOf(EvictionConfig* c, const std::string& signal, bool soft) {
-  if (signal == "memory.available") return soft ? &c->soft_memory_available : &c->memory_available;
-  if (signal == "nodefs.available") return soft ? &c->soft_nodefs_available : &c->nodefs_available;
+  for (const auto& d : kSignals) {
+    if (signal == d.name) return &(c->*(soft ? d.soft : d.hard));
+  }
   return nullptr;
 }
 
@@ -145,9 +235,7 @@ absl::Status ParseThresholds(const std::string& flag, bool soft, EvictionConfig*
     EvictionThreshold* t = ThresholdOf(out, signal, soft);
     if (!t) {
       return BadFlag(
-          fmt::format("unsupported eviction signal {} (supported: memory.available, "
-                      "nodefs.available)",
-                      signal));
+          fmt::format("unsupported eviction signal {} (supported: {})", signal, kSupportedSignals));
     }
     EvictionThreshold parsed;
     if (!value.empty() && value.back() == '%') {
@@ -180,8 +268,7 @@ absl::Status ParseEvictionFlags(const std::string& hard, const std::string& soft
   EvictionConfig c = *out;
   if (!hard.empty()) {
     // As upstream: a set evictionHard replaces the defaults.
-    c.memory_available = {};
-    c.nodefs_available = {};
+    for (const auto& d : kSignals) c.*d.hard = {};
     KORRAL_RETURN_IF_ERROR(ParseThresholds(hard, false, &c));
   }
   std::map<std::string, std::chrono::milliseconds> graces;
@@ -191,8 +278,8 @@ absl::Status ParseEvictionFlags(const std::string& hard, const std::string& soft
     if (eq == std::string::npos || !ThresholdOf(&c, signal, true)) {
       return BadFlag(
           fmt::format("invalid eviction grace period \"{}\": want <signal>=<duration> "
-                      "with signal memory.available or nodefs.available",
-                      stmt));
+                      "with signal one of {}",
+                      stmt, kSupportedSignals));
     }
     auto d = ParseGraceDuration(Trim(std::string_view(stmt).substr(eq + 1)));
     if (!d.ok())
@@ -204,10 +291,10 @@ absl::Status ParseEvictionFlags(const std::string& hard, const std::string& soft
     graces[signal] = *d;
   }
   if (!soft.empty()) {
-    c.soft_memory_available = {};
-    c.soft_nodefs_available = {};
+    for (const auto& d : kSignals) c.*d.soft = {};
     KORRAL_RETURN_IF_ERROR(ParseThresholds(soft, true, &c));
-    for (const char* signal : {"memory.available", "nodefs.available"}) {
+    for (const auto& d : kSignals) {
+      const char* signal = d.name;
       EvictionThreshold* t = ThresholdOf(&c, signal, true);
       if (!t->IsSet()) continue;
       auto g = graces.find(signal);
@@ -235,9 +322,24 @@ std::string FormatBinaryQuantity(int64_t bytes) {
   return std::to_string(v) + kSuffix[i];
 }
 
+std::string FormatDecimalQuantity(int64_t n) {
+  if (n == 0) return "0";
+  static const char* kSuffix[] = {"", "k", "M", "G", "T", "P", "E"};
+  int i = 0;
+  int64_t v = n;
+  while (i < 6 && v % 1000 == 0) {
+    v /= 1000;
+    ++i;
+  }
+  return std::to_string(v) + kSuffix[i];
+}
+
 std::vector<std::string> RankForEviction(const std::vector<Json>& pods,
                                          const EvictionObservation& obs, EvictionSignal signal) {
-  const char* resource = signal == EvictionSignal::kMemory ? "memory" : "ephemeral-storage";
+  // Requests exist for memory and ephemeral storage only (inodes and pids request 0); for pids
+  // upstream ranks by priority, then process count.
+  const char* resource = ResourceOf(signal);
+  const bool by_requests = signal != EvictionSignal::kPid;
   struct Ranked {
     std::string uid;
     bool exceeds;
@@ -253,13 +355,16 @@ std::vector<std::string> RankForEviction(const std::vector<Json>& pods,
     int64_t usage = 0;
     bool has = false;
     if (it != obs.pods.end()) {
-      usage =
-          signal == EvictionSignal::kMemory ? it->second.memory_working_set : it->second.disk_usage;
+      const auto& ps = it->second;
+      usage = signal == EvictionSignal::kMemory ? ps.memory_working_set
+              : signal == EvictionSignal::kPid  ? ps.processes
+              : IsCountSignal(signal)           ? ps.inodes
+                                                : ps.disk_usage;
       has = true;
     }
-    int64_t request = PodRequest(p, resource);
-    r.push_back({uid, has && usage > request, p["spec"].value("priority", int64_t{0}),
-                 has ? usage - request : INT64_MIN});
+    int64_t request = IsCountSignal(signal) ? 0 : PodRequest(p, resource);
+    r.push_back({uid, by_requests && has && usage > request,
+                 p["spec"].value("priority", int64_t{0}), has ? usage - request : INT64_MIN});
   }
   std::stable_sort(r.begin(), r.end(), [](const Ranked& a, const Ranked& b) {
     if (a.exceeds != b.exceeds) return a.exceeds;
@@ -289,25 +394,21 @@ struct ThresholdRef {
   const EvictionThreshold* t;
 };
 
-// In upstream's order of eviction priority: memory before disk, hard before soft.
+// In upstream's order of eviction priority: memory first; hard before soft.
 std::vector<ThresholdRef> Thresholds(const EvictionConfig& ec) {
   std::vector<ThresholdRef> out;
-  for (const ThresholdRef& r :
-       {ThresholdRef{EvictionSignal::kMemory, false, &ec.memory_available},
-        ThresholdRef{EvictionSignal::kMemory, true, &ec.soft_memory_available},
-        ThresholdRef{EvictionSignal::kNodeFs, false, &ec.nodefs_available},
-        ThresholdRef{EvictionSignal::kNodeFs, true, &ec.soft_nodefs_available}}) {
-    if (r.t->IsSet()) out.push_back(r);
+  for (const auto& d : kSignals) {
+    for (bool soft : {false, true}) {
+      const EvictionThreshold* t = &(ec.*(soft ? d.soft : d.hard));
+      if (t->IsSet()) out.push_back({d.signal, soft, t});
+    }
   }
   return out;
 }
 
 bool Met(const EvictionObservation& o, const ThresholdRef& r) {
-  if (r.signal == EvictionSignal::kMemory) {
-    return o.memory_capacity > 0 &&
-           o.memory_capacity - o.memory_working_set < r.t->Of(o.memory_capacity);
-  }
-  return o.nodefs_capacity > 0 && o.nodefs_available < r.t->Of(o.nodefs_capacity);
+  int64_t capacity = 0, available = 0;
+  return Observe(o, r.signal, &capacity, &available) && available < r.t->Of(capacity);
 }
 
 int ThresholdKey(const ThresholdRef& r) {
@@ -328,7 +429,7 @@ void Kubelet::Impl::EvictionTick() {
   const EvictionConfig& ec = cfg.eviction;
   const std::vector<ThresholdRef> thresholds = Thresholds(ec);
   auto now = clock.SteadyNow();
-  bool mem_met = false, disk_met = false;
+  bool mem_met = false, disk_met = false, pid_met = false;
   // The thresholds that drive eviction now: hard ones met, soft ones met for their grace period.
   std::vector<ThresholdRef> driving;
   bool changed = false;
@@ -340,25 +441,30 @@ void Kubelet::Impl::EvictionTick() {
         threshold_first_observed.erase(key);
         continue;
       }
-      (r.signal == EvictionSignal::kMemory ? mem_met : disk_met) = true;
+      (r.signal == EvictionSignal::kMemory ? mem_met
+       : r.signal == EvictionSignal::kPid  ? pid_met
+                                           : disk_met) = true;
       auto first = threshold_first_observed.emplace(key, now).first->second;
       if (!r.soft || now - first >= r.t->grace_period) driving.push_back(r);
     }
     if (mem_met) last_memory_pressure = now;
     if (disk_met) last_disk_pressure = now;
+    if (pid_met) last_pid_pressure = now;
     auto active = [&](std::chrono::steady_clock::time_point last) {
       return last != std::chrono::steady_clock::time_point{} &&
              now - last < ec.pressure_transition_period;
     };
     bool mp = mem_met || active(last_memory_pressure);
     bool dp = disk_met || active(last_disk_pressure);
-    changed = mp != memory_pressure || dp != disk_pressure;
+    bool pp = pid_met || active(last_pid_pressure);
+    changed = mp != memory_pressure || dp != disk_pressure || pp != pid_pressure;
     memory_pressure = mp;
     disk_pressure = dp;
+    pid_pressure = pp;
   }
   if (changed) {
-    KLOG(Info, "kubelet: eviction: memory pressure {}, disk pressure {}", memory_pressure.load(),
-         disk_pressure.load());
+    KLOG(Info, "kubelet: eviction: memory pressure {}, disk pressure {}, pid pressure {}",
+         memory_pressure.load(), disk_pressure.load(), pid_pressure.load());
     UpdateNodeStatus(false);
   }
   if (driving.empty()) return;
@@ -366,14 +472,20 @@ void Kubelet::Impl::EvictionTick() {
   EvictionSignal signal = reclaim.signal;
   RecordEvent(nullptr, "Warning", "EvictionThresholdMet",
               fmt::format("Attempting to reclaim {}", ResourceOf(signal)));
-  if (signal == EvictionSignal::kNodeFs) {
-    // Node-level reclaim first: unused images. Enough if no disk threshold is met any more
-    // (grace periods aside).
+  if (IsDiskSignal(signal)) {
+    // Node-level reclaim first: unused images (the image store shares the node's filesystem
+    // or is the imagefs). Bytes short of the met byte thresholds; for inodes, every unused
+    // image. Enough if no disk threshold is met any more (grace periods aside).
     int64_t need = 0;
     for (const auto& r : thresholds) {
-      if (r.signal == EvictionSignal::kNodeFs) {
-        need = std::max(need, r.t->Of(obs->nodefs_capacity) - obs->nodefs_available);
+      if (!IsDiskSignal(r.signal) || !Met(*obs, r)) continue;
+      if (IsCountSignal(r.signal)) {
+        need = -1;
+        break;
       }
+      int64_t capacity = 0, available = 0;
+      Observe(*obs, r.signal, &capacity, &available);
+      need = std::max(need, r.t->Of(capacity) - available);
     }
     int64_t freed = GarbageCollectImages(need);
     if (freed > 0) {
@@ -381,7 +493,7 @@ void Kubelet::Impl::EvictionTick() {
       if (again) {
         bool still = false;
         for (const auto& r : thresholds) {
-          if (r.signal == EvictionSignal::kNodeFs && Met(*again, r)) still = true;
+          if (IsDiskSignal(r.signal) && Met(*again, r)) still = true;
         }
         if (!still) {
           KLOG(Info, "kubelet: eviction: image garbage collection freed {} bytes, enough", freed);
@@ -410,14 +522,9 @@ void Kubelet::Impl::EvictionTick() {
   for (const auto& p : candidates) by_uid[PodUid(p)] = &p;
   // Hard thresholds (and soft ones without a grace period, as upstream) stop the pod in 1 s.
   bool hard = !reclaim.soft || reclaim.t->grace_period.count() == 0;
-  int64_t threshold = 0, available = 0;
-  if (signal == EvictionSignal::kMemory) {
-    threshold = reclaim.t->Of(obs->memory_capacity);
-    available = obs->memory_capacity - obs->memory_working_set;
-  } else {
-    threshold = reclaim.t->Of(obs->nodefs_capacity);
-    available = obs->nodefs_available;
-  }
+  int64_t capacity = 0, available = 0;
+  Observe(*obs, signal, &capacity, &available);
+  int64_t threshold = reclaim.t->Of(capacity);
   for (const auto& uid : RankForEviction(candidates, *obs, signal)) {
     const Json& pod = *by_uid[uid];
     if (IsCriticalPod(pod)) continue;
@@ -440,16 +547,18 @@ void Kubelet::Impl::EvictionTick() {
     Enqueue(PodKey(pod));
     return;  // at most one pod per monitoring period, as upstream
   }
-  KLOG(Warning, "kubelet: eviction: threshold met for {} but no pod to evict",
-       signal == EvictionSignal::kMemory ? "memory.available" : "nodefs.available");
+  KLOG(Warning, "kubelet: eviction: threshold met for {} but no pod to evict", SignalName(signal));
 }
 
 std::string EvictionMessage(const Json& pod, const EvictionObservation& obs, EvictionSignal signal,
                             int64_t threshold, int64_t available) {
   const char* resource = ResourceOf(signal);
+  auto format = IsCountSignal(signal) ? FormatDecimalQuantity : FormatBinaryQuantity;
   std::string message =
       fmt::format("The node was low on resource: {}. Threshold quantity: {}, available: {}. ",
-                  resource, FormatBinaryQuantity(threshold), FormatBinaryQuantity(available));
+                  resource, format(threshold), format(available));
+  // Container usage is reported for memory and ephemeral storage, as upstream.
+  if (IsCountSignal(signal)) return message;
   auto pit = obs.pods.find(PodUid(pod));
   if (pit == obs.pods.end()) return message;
   const auto& usage_map =
@@ -509,7 +618,7 @@ std::string AdmitUnderPressure(const Json& pod, bool memory_pressure, bool disk_
 }
 
 std::string Kubelet::Impl::AdmitMessage(const Json& pod) const {
-  return AdmitUnderPressure(pod, memory_pressure.load(), disk_pressure.load(), false);
+  return AdmitUnderPressure(pod, memory_pressure.load(), disk_pressure.load(), pid_pressure.load());
 }
 
 void TerminateContainerStatuses(Json* status) {

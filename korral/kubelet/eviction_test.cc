@@ -55,6 +55,10 @@ TEST(ParseEvictionFlagsTest, HardReplacesDefaultsSoftNeedsGracePeriods) {
   EXPECT_EQ(c.memory_available.bytes, 100 * Mi);
   EXPECT_EQ(c.nodefs_available.percent, 10);
   EXPECT_FALSE(c.soft_memory_available.IsSet());
+  EXPECT_EQ(c.nodefs_inodes_free.percent, 5);
+  EXPECT_EQ(c.imagefs_inodes_free.percent, 5);
+  EXPECT_FALSE(c.imagefs_available.IsSet());
+  EXPECT_FALSE(c.pid_available.IsSet());
 
   ASSERT_TRUE(ParseEvictionFlags("memory.available<1Gi", "", "", &c).ok());
   EXPECT_EQ(c.memory_available.bytes, Gi);
@@ -75,16 +79,35 @@ TEST(ParseEvictionFlagsTest, HardReplacesDefaultsSoftNeedsGracePeriods) {
   EXPECT_EQ(StatusMessage(s),
             "grace period must be specified for the soft eviction threshold memory.available");
   EXPECT_EQ(c.soft_memory_available.bytes, before.soft_memory_available.bytes);  // unchanged
-  s = ParseEvictionFlags("pid.available<100", "", "", &c);
+  s = ParseEvictionFlags("swap.available<100", "", "", &c);
   EXPECT_EQ(StatusMessage(s),
-            "unsupported eviction signal pid.available (supported: memory.available, "
-            "nodefs.available)");
+            "unsupported eviction signal swap.available (supported: memory.available, "
+            "nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree, "
+            "pid.available)");
   EXPECT_FALSE(ParseEvictionFlags("memory.available>1Gi", "", "", &c).ok());
   EXPECT_FALSE(ParseEvictionFlags("nodefs.available<120%", "", "", &c).ok());
   EXPECT_FALSE(ParseEvictionFlags("memory.available<lots", "", "", &c).ok());
   EXPECT_FALSE(
       ParseEvictionFlags("", "memory.available<1Gi", "memory.available=10parsecs", &c).ok());
   EXPECT_FALSE(ParseEvictionFlags("", "memory.available<1Gi", "memory.available", &c).ok());
+}
+
+TEST(ParseEvictionFlagsTest, InodePidAndImageFsSignals) {
+  EvictionConfig c;
+  auto s = ParseEvictionFlags("pid.available<1000,nodefs.inodesFree<1%,imagefs.available<15%",
+                              "imagefs.inodesFree<10%", "imagefs.inodesFree=1m", &c);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(c.pid_available.bytes, 1000);
+  EXPECT_EQ(c.nodefs_inodes_free.percent, 1);
+  EXPECT_EQ(c.imagefs_available.percent, 15);
+  EXPECT_FALSE(c.memory_available.IsSet());     // replaced
+  EXPECT_FALSE(c.imagefs_inodes_free.IsSet());  // replaced (hard)
+  EXPECT_EQ(c.soft_imagefs_inodes_free.percent, 10);
+  EXPECT_EQ(c.soft_imagefs_inodes_free.grace_period, minutes(1));
+  EXPECT_EQ(FormatDecimalQuantity(2000), "2k");
+  EXPECT_EQ(FormatDecimalQuantity(1500), "1500");
+  EXPECT_EQ(FormatDecimalQuantity(3000000), "3M");
+  EXPECT_EQ(FormatDecimalQuantity(0), "0");
 }
 
 TEST(RankForEvictionTest, ExceedingRequestsThenPriorityThenUsage) {
@@ -447,6 +470,67 @@ TEST_F(EvictionTest, PodsAreRejectedAtAdmissionUnderPressure) {
             "Pod was rejected: The node had condition: [MemoryPressure DiskPressure]. ");
   ASSERT_TRUE(Eventually([&] { return Phase("critical") == "Running"; }));
   EXPECT_EQ(sandboxes_of("burstable2"), 0);
+}
+
+// PID pressure: pid.available = pid_max - processes below its threshold sets PIDPressure and
+// evicts the pod with the most processes (no requests for pids: priority, then process count);
+// new pods are rejected at admission.
+class PidEvictionTest : public EvictionTest {
+ protected:
+  void Configure(KubeletConfig* cfg) override {
+    ASSERT_TRUE(ParseEvictionFlags("pid.available<1000", "", "", &cfg->eviction).ok());
+  }
+};
+
+TEST_F(PidEvictionTest, PidPressureEvictsTheLargestProcessCountAndRejectsNewPods) {
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("few")).ok());
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("many")).ok());
+  for (const char* n : {"few", "many"}) {
+    ASSERT_TRUE(Eventually([&] { return Phase(n) == "Running"; })) << n;
+  }
+  EXPECT_EQ(Condition("PIDPressure"), "False");
+  EvictionObservation o;
+  o.pid_max = 32768;
+  o.processes = 32000;  // 768 available < 1000
+  o.pods[Uid("few")].processes = 3;
+  o.pods[Uid("many")].processes = 30000;
+  o.pods[Uid("many")].container_memory["c"] = 1 * Gi;  // not reported for pids
+  SetObservation(o);
+  Tick();
+  ASSERT_TRUE(Eventually([&] { return Phase("many") == "Failed"; }));
+  EXPECT_EQ(Get("many")["status"]["message"],
+            "The node was low on resource: pids. Threshold quantity: 1k, available: 768. ");
+  EXPECT_TRUE(Eventually([&] { return Condition("PIDPressure") == "True"; }));
+  EXPECT_EQ(Condition("MemoryPressure"), "False");
+  EXPECT_EQ(Condition("DiskPressure"), "False");
+  EXPECT_EQ(Phase("few"), "Running");
+  EXPECT_TRUE(HasEvent("Warning EvictionThresholdMet Node/node-1: Attempting to reclaim pids"));
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("late")).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("late") == "Failed"; }));
+  EXPECT_EQ(Get("late")["status"]["message"],
+            "Pod was rejected: The node had condition: [PIDPressure]. ");
+}
+
+// Inodes: nodefs.inodesFree (default 5%) sets DiskPressure; unused images go first, then the pod
+// using the most inodes. imagefs.inodesFree reads nodefs when the image store shares it.
+TEST_F(EvictionTest, InodePressureReclaimsImagesThenEvictsTheLargestInodeUser) {
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("small")).ok());
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("big")).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("small") == "Running" && Phase("big") == "Running"; }));
+  EvictionObservation o;
+  o.nodefs_capacity = 100 * Gi;
+  o.nodefs_available = 50 * Gi;
+  o.nodefs_inodes = 1000000;
+  o.nodefs_inodes_free = 20000;  // 2% < 5%
+  o.pods[Uid("small")].inodes = 10;
+  o.pods[Uid("big")].inodes = 500000;
+  SetObservation(o);
+  Tick();
+  ASSERT_TRUE(Eventually([&] { return Phase("big") == "Failed"; }));
+  EXPECT_EQ(Get("big")["status"]["message"],
+            "The node was low on resource: inodes. Threshold quantity: 50k, available: 20k. ");
+  EXPECT_TRUE(Eventually([&] { return Condition("DiskPressure") == "True"; }));
+  EXPECT_EQ(Phase("small"), "Running");
 }
 
 TEST_F(EvictionTest, DiskPressureReclaimsImagesBeforeEvicting) {

@@ -40,9 +40,9 @@ namespace korral::kubelet {
 
 class KubeletGroup;
 
-// One eviction threshold "<signal> < value": an absolute quantity in bytes or a percentage of
-// the capacity (neither set: off). A soft threshold has a grace period: it must be met that long
-// before pods are evicted for it.
+// One eviction threshold "<signal> < value": an absolute quantity (bytes; a count for the
+// inodesFree and pid.available signals) or a percentage of the capacity (neither set: off). A
+// soft threshold has a grace period: it must be met that long before pods are evicted for it.
 struct EvictionThreshold {
   int64_t bytes = 0;
   double percent = 0;
@@ -57,11 +57,23 @@ struct EvictionThreshold {
 };
 
 // Node-pressure eviction thresholds (upstream evictionHard defaults; evictionSoft,
-// evictionSoftGracePeriod and evictionMaxPodGracePeriod) and timing.
+// evictionSoftGracePeriod and evictionMaxPodGracePeriod) and timing. Signals as upstream:
+// memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree
+// (imagefs is nodefs when the runtime's image store is on the node's filesystem) and
+// pid.available (pid_max - running processes).
 struct EvictionConfig {
-  EvictionThreshold memory_available{.bytes = 100 << 20};          // memory.available<100Mi
-  EvictionThreshold nodefs_available{.percent = 10};               // nodefs.available<10%
-  EvictionThreshold soft_memory_available, soft_nodefs_available;  // off unless configured
+  EvictionThreshold memory_available{.bytes = 100 << 20};  // memory.available<100Mi
+  EvictionThreshold nodefs_available{.percent = 10};       // nodefs.available<10%
+  EvictionThreshold nodefs_inodes_free{.percent = 5};      // nodefs.inodesFree<5%
+  // Upstream's default imagefs.available<15% is not set by default: with the image store on the
+  // node's filesystem it would put a node whose disk is 85-90% full under DiskPressure (and
+  // reject every new pod) while nodefs.available<10% holds.
+  EvictionThreshold imagefs_available;
+  EvictionThreshold imagefs_inodes_free{.percent = 5};  // imagefs.inodesFree<5%
+  EvictionThreshold pid_available;                      // off (as upstream's defaults)
+  // Soft thresholds: off unless configured.
+  EvictionThreshold soft_memory_available, soft_nodefs_available, soft_nodefs_inodes_free,
+      soft_imagefs_available, soft_imagefs_inodes_free, soft_pid_available;
   // Pods evicted for a soft threshold get min(terminationGracePeriodSeconds, this) to stop;
   // hard thresholds give 1 s.
   int64_t max_pod_grace_period_seconds = 0;
@@ -73,7 +85,7 @@ struct EvictionConfig {
 
 // Parses the kubelet's eviction flags into `out` (upstream syntax):
 //   hard / soft: "memory.available<100Mi,nodefs.available<10%" (a set flag replaces every
-//     default hard threshold, as upstream; signals: memory.available, nodefs.available)
+//     default hard threshold, as upstream; the signals above)
 //   soft_grace: "memory.available=1m30s,nodefs.available=2m" (required for each soft threshold)
 // Empty strings leave `out` as it is. Errors name the bad statement.
 absl::Status ParseEvictionFlags(const std::string& hard, const std::string& soft,
@@ -91,9 +103,16 @@ struct ImageGcConfig {
 struct EvictionObservation {
   int64_t memory_capacity = 0, memory_working_set = 0;  // memory.available = capacity - ws
   int64_t nodefs_capacity = 0, nodefs_available = 0;
+  int64_t nodefs_inodes = 0, nodefs_inodes_free = 0;
+  // The runtime's image filesystem; capacity 0: the same as nodefs.
+  int64_t imagefs_capacity = 0, imagefs_available = 0;
+  int64_t imagefs_inodes = 0, imagefs_inodes_free = 0;
+  int64_t pid_max = 0, processes = 0;  // pid.available = pid_max - processes (0: not observed)
   struct Pod {
     int64_t memory_working_set = 0;
     int64_t disk_usage = 0;  // ephemeral storage: container rootfs + logs + local volumes
+    int64_t inodes = 0;      // inodes used by the same
+    int64_t processes = 0;
     std::map<std::string, int64_t> container_memory, container_disk;  // by container name
   };
   std::map<std::string, Pod> pods;  // by pod uid

@@ -24,7 +24,8 @@ namespace korral::kubelet {
 
 namespace v1 = ::runtime::v1;
 
-enum class EvictionSignal { kMemory, kNodeFs };
+// Eviction signals, in upstream's order of eviction priority (memory first).
+enum class EvictionSignal { kMemory, kNodeFs, kNodeFsInodes, kImageFs, kImageFsInodes, kPid };
 using client::ObjectPtr;
 
 // What the runtime has for one pod: sandboxes and container statuses, newest first.
@@ -133,11 +134,12 @@ struct Kubelet::Impl {
   std::chrono::steady_clock::time_point last_log_rotation{};
   // Eviction (eviction.cc).
   EvictionStatsFn eviction_stats;
-  std::chrono::steady_clock::time_point last_memory_pressure{}, last_disk_pressure{};
+  std::chrono::steady_clock::time_point last_memory_pressure{}, last_disk_pressure{},
+      last_pid_pressure{};
   // When each threshold met now was first seen met (key: signal * 2 + soft).
   std::map<int, std::chrono::steady_clock::time_point> threshold_first_observed;
   std::chrono::steady_clock::time_point last_eviction_check{};
-  std::atomic<bool> memory_pressure{false}, disk_pressure{false};
+  std::atomic<bool> memory_pressure{false}, disk_pressure{false}, pid_pressure{false};
   // Image GC (image_gc.cc): first seen / last used per image id.
   struct ImageRecord {
     std::chrono::steady_clock::time_point first_detected, last_used;
@@ -271,6 +273,8 @@ std::vector<std::string> RankForEviction(const std::vector<Json>& pods,
                                          const EvictionObservation& obs, EvictionSignal signal);
 bool IsCriticalPod(const Json& pod);
 std::string FormatBinaryQuantity(int64_t bytes);
+// resource.Quantity's String() for a count in DecimalSI ("1500", "2k", "3M").
+std::string FormatDecimalQuantity(int64_t n);
 // Upstream's eviction message: "The node was low on resource: memory. Threshold quantity: 100Mi,
 // available: 50Mi. Container c was using 200Mi, request is 10Mi, has larger consumption of
 // memory. " (one sentence per container, init containers included, whose usage exceeds its

@@ -170,8 +170,10 @@ Json Kubelet::Impl::NodeStatus() {
                                         "kubelet has disk pressure")
                                  : cond("DiskPressure", false, "KubeletHasNoDiskPressure",
                                         "kubelet has no disk pressure"),
-                   cond("PIDPressure", false, "KubeletHasSufficientPID",
-                        "kubelet has sufficient PID available"),
+                   pid_pressure ? cond("PIDPressure", true, "KubeletHasInsufficientPID",
+                                       "kubelet has insufficient PID available")
+                                : cond("PIDPressure", false, "KubeletHasSufficientPID",
+                                       "kubelet has sufficient PID available"),
                    ready ? cond("Ready", true, "KubeletReady", "kubelet is posting ready status")
                          : cond("Ready", false, "KubeletNotReady", not_ready)});
   Json images = Json::array();

@@ -319,6 +319,18 @@ EvictionStatsFn NewSamplerEvictionStats(stats::Sampler* sampler) {
     if (n.fs) {
       o.nodefs_capacity = static_cast<int64_t>(n.fs->capacity);
       o.nodefs_available = static_cast<int64_t>(n.fs->available);
+      o.nodefs_inodes = static_cast<int64_t>(n.fs->inodes);
+      o.nodefs_inodes_free = static_cast<int64_t>(n.fs->inodes_free);
+    }
+    if (n.image_fs) {
+      o.imagefs_capacity = static_cast<int64_t>(n.image_fs->capacity);
+      o.imagefs_available = static_cast<int64_t>(n.image_fs->available);
+      o.imagefs_inodes = static_cast<int64_t>(n.image_fs->inodes);
+      o.imagefs_inodes_free = static_cast<int64_t>(n.image_fs->inodes_free);
+    }
+    if (n.pid_max) {
+      o.pid_max = static_cast<int64_t>(*n.pid_max);
+      o.processes = static_cast<int64_t>(n.processes);
     }
     for (const auto& p : snap->pods) {
       EvictionObservation::Pod& op = o.pods[p.ref.uid];
@@ -333,9 +345,17 @@ EvictionStatsFn NewSamplerEvictionStats(stats::Sampler* sampler) {
         op.container_disk[c.ref.name] = disk;
         ws_sum += ws;
         op.disk_usage += disk;
+        op.inodes +=
+            static_cast<int64_t>((c.rootfs ? c.rootfs->inodes : 0) + (c.logs ? c.logs->inodes : 0));
       }
       for (const auto& v : p.volumes) {
-        if (v.ref.ephemeral && v.usage) op.disk_usage += static_cast<int64_t>(v.usage->bytes);
+        if (v.ref.ephemeral && v.usage) {
+          op.disk_usage += static_cast<int64_t>(v.usage->bytes);
+          op.inodes += static_cast<int64_t>(v.usage->inodes);
+        }
+      }
+      if (p.has_cgroup && p.cgroup.pids.ok) {
+        op.processes = static_cast<int64_t>(p.cgroup.pids.current);
       }
       op.memory_working_set = p.has_cgroup && p.cgroup.memory.ok
                                   ? static_cast<int64_t>(p.cgroup.memory.working_set)
