@@ -957,12 +957,13 @@ struct ApiHandler::Impl {
                  p.subresource == "proxy") {
         return options.node_proxy->NodeProxyRequest(req, p.name, "/");
       } else {
-        // TODO(korral): log/exec/attach/portforward/proxy need the node agent (node issue);
-        // eviction and tokens come with the API-semantics and security issues.
-        return StatusResponse(apierrors::NewBadRequest(fmt::format(
-            "the {}/{} subresource is not available yet: it needs the node agent or a later "
-            "API feature",
-            p.resource, p.subresource)));
+        // TODO(korral): pods/proxy and services/proxy (the apiserver dialing pod IPs, which
+        // needs routes to every node's pod CIDR) are not served; neither is anything else a
+        // type declares without a handler here (and pods' log/exec/attach/portforward when the
+        // server runs without a node proxy).
+        return StatusResponse(apierrors::NewBadRequest(
+            fmt::format("the {}/{} subresource is not supported by this server yet", p.resource,
+                        p.subresource)));
       }
       return StatusResponse(
           apierrors::NewMethodNotSupported(type->QualifiedResource() + "/" + p.subresource, m));

@@ -103,6 +103,135 @@ void WatchCache::OnStorageError(const absl::Status& status) {
   watchers_.clear();
 }
 
+namespace {
+
+// A cursor over a compact JSON dump (no whitespace, as nlohmann's dump() writes it).
+class DumpScanner {
+ public:
+  explicit DumpScanner(std::string_view s) : s_(s) {}
+  size_t pos() const { return pos_; }
+  bool Peek(char c) const { return pos_ < s_.size() && s_[pos_] == c; }
+  bool Take(char c) {
+    if (!Peek(c)) return false;
+    ++pos_;
+    return true;
+  }
+  // A string at the cursor; its raw (still escaped) contents in *raw.
+  bool String(std::string_view* raw, bool* escaped) {
+    if (!Take('"')) return false;
+    size_t start = pos_;
+    *escaped = false;
+    while (pos_ < s_.size()) {
+      char c = s_[pos_];
+      if (c == '\\') {
+        *escaped = true;
+        pos_ += 2;
+        continue;
+      }
+      if (c == '"') {
+        *raw = s_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      ++pos_;
+    }
+    return false;
+  }
+  // Skips one value (string, number, literal, object or array).
+  bool SkipValue() {
+    if (pos_ >= s_.size()) return false;
+    char c = s_[pos_];
+    if (c == '"') {
+      std::string_view raw;
+      bool escaped;
+      return String(&raw, &escaped);
+    }
+    if (c == '{' || c == '[') {
+      int depth = 0;
+      while (pos_ < s_.size()) {
+        char d = s_[pos_];
+        if (d == '"') {
+          std::string_view raw;
+          bool escaped;
+          if (!String(&raw, &escaped)) return false;
+          continue;
+        }
+        if (d == '{' || d == '[') ++depth;
+        if (d == '}' || d == ']') {
+          if (--depth == 0) {
+            ++pos_;
+            return true;
+          }
+        }
+        ++pos_;
+      }
+      return false;
+    }
+    while (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != '}' && s_[pos_] != ']') ++pos_;
+    return pos_ < s_.size();
+  }
+
+ private:
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::optional<std::string> SpliceResourceVersion(std::string_view dumped, std::string_view rv) {
+  constexpr std::string_view kKey = "resourceVersion";
+  DumpScanner sc(dumped);
+  if (!sc.Take('{')) return std::nullopt;
+  while (!sc.Peek('}')) {
+    std::string_view key;
+    bool escaped = false;
+    if (!sc.String(&key, &escaped) || !sc.Take(':')) return std::nullopt;
+    if (escaped || key != "metadata") {
+      if (!sc.SkipValue()) return std::nullopt;
+      if (!sc.Take(',') && !sc.Peek('}')) return std::nullopt;
+      continue;
+    }
+    if (!sc.Take('{')) return std::nullopt;
+    bool first = true;
+    size_t insert_at = std::string_view::npos;
+    while (true) {
+      if (sc.Peek('}')) {
+        insert_at = sc.pos();
+        break;
+      }
+      size_t member = sc.pos();
+      std::string_view mkey;
+      bool mescaped = false;
+      if (!sc.String(&mkey, &mescaped) || mescaped) return std::nullopt;
+      if (mkey == kKey) return std::nullopt;
+      if (mkey > kKey) {
+        insert_at = member;
+        break;
+      }
+      if (!sc.Take(':') || !sc.SkipValue()) return std::nullopt;
+      first = false;
+      if (!sc.Take(',') && !sc.Peek('}')) return std::nullopt;
+    }
+    // Members before the insertion point were all written (first == false) unless none were.
+    std::string member = "\"resourceVersion\":\"";
+    member.append(rv);
+    member.push_back('"');
+    std::string out;
+    out.reserve(dumped.size() + member.size() + 2);
+    out.append(dumped.substr(0, insert_at));
+    if (dumped[insert_at] == '}') {
+      if (!first) out.push_back(',');
+      out += member;
+    } else {
+      out += member;
+      out.push_back(',');
+    }
+    out.append(dumped.substr(insert_at));
+    return out;
+  }
+  return std::nullopt;
+}
+
 PendingWrite::PendingWrite(std::string key, Json object)
     : key_(std::move(key)), value_(object.dump()), object_(std::move(object)) {}
 
@@ -113,8 +242,13 @@ ObjectPtr PendingWrite::Finalize(int64_t rv) {
     out->key = key_;
     out->resource_version = rv;
     out->object = std::move(object_);
-    out->object["metadata"]["resourceVersion"] = std::to_string(rv);
-    out->json = out->object.dump();
+    std::string rv_string = std::to_string(rv);
+    out->object["metadata"]["resourceVersion"] = rv_string;
+    if (auto spliced = SpliceResourceVersion(value_, rv_string)) {
+      out->json = std::move(*spliced);
+    } else {
+      out->json = out->object.dump();
+    }
     result_ = std::move(out);
   } else if (result_->resource_version != rv) {
     // Another write stored the very same bytes and its event took this announcement (two

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,14 @@ class PendingWrite {
   std::mutex mu_;
   ObjectPtr result_;
 };
+
+// `dumped` is nlohmann's compact dump of an object whose "metadata" object has no
+// "resourceVersion"; returns the dump of the same object with metadata.resourceVersion = `rv`
+// (a string), byte for byte what dumping the changed tree gives, by inserting the member at its
+// sorted place. nullopt if `dumped` is not such a dump (no metadata object, a resourceVersion
+// already there, or escaped metadata keys whose order this does not decide): dump instead.
+// Saves the second serialization of every written object (PendingWrite::Finalize).
+std::optional<std::string> SpliceResourceVersion(std::string_view dumped, std::string_view rv);
 
 enum class WatchEventType { kAdded, kModified, kDeleted };
 

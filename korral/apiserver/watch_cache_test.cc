@@ -13,7 +13,38 @@ namespace {
 
 using nlohmann::json;
 
-// Collects events; lets a test wait for a count without sleeping.
+// The spliced resourceVersion gives exactly the bytes of dumping the tree with it set.
+TEST(SpliceResourceVersionTest, MatchesDumpingTheTree) {
+  const char* cases[] = {
+      R"({"metadata":{}})",
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"ns","uid":"u"}})",
+      R"({"metadata":{"uid":"u"},"spec":{"x":"}{\"]["}})",
+      R"({"metadata":{"annotations":{"k":"v\"},{"},"labels":{"resourceVersion":"7"},)"
+      R"("managedFields":[{"f":{"f:metadata":{"f:uid":{}}}}],"name":"n"}})",
+      R"({"a":[1,2,{"b":null}],"metadata":{"generation":3,"name":"x","selfLink":"/s"},"z":1.5})",
+      R"({"metadata":{"name":"\u00e9t\u00e9","zz":true},"status":{"phase":"Running"}})",
+  };
+  for (const char* c : cases) {
+    json obj = json::parse(c);
+    std::string dumped = obj.dump();
+    auto spliced = SpliceResourceVersion(dumped, "12345");
+    ASSERT_TRUE(spliced.has_value()) << c;
+    obj["metadata"]["resourceVersion"] = "12345";
+    EXPECT_EQ(*spliced, obj.dump()) << c;
+  }
+}
+
+TEST(SpliceResourceVersionTest, RefusesWhatItCannotPlace) {
+  for (const char* c : {R"({"kind":"Pod"})", R"({"metadata":"x"})", R"([1,2])",
+                        R"({"metadata":{"resourceVersion":"1"}})", R"({"metadata":{"a\"b":1}})",
+                        R"({"metadata":{"name":"x")", ""}) {
+    std::string dumped = c;
+    EXPECT_FALSE(SpliceResourceVersion(dumped, "1").has_value()) << c;
+  }
+}
+
+// Collects events; lets a test wait for a count without sleeping.// Collects events; lets a test
+// wait for a count without sleeping.
 class RecordingSink : public WatchSink {
  public:
   bool OnEvent(WatchEventType type, const ObjectPtr& obj) override {
