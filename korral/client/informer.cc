@@ -35,7 +35,8 @@ void ToObjectMetadata(Json& object) {
 
 // ---- Indexer ----
 
-Indexer::Indexer(bool compact) : compact_(compact) {
+Indexer::Indexer(bool compact, SummaryFunc summarize)
+    : compact_(compact), summarize_(std::move(summarize)) {
   index_funcs_[kNamespaceIndex] = NamespaceIndexFunc;
 }
 
@@ -47,27 +48,36 @@ ObjectPtr Indexer::LoadLocked(Slot& slot) const {
   return tree;
 }
 
-void Indexer::IndexLocked(const std::string& key, const Json& object, bool add) {
+void Indexer::IndexLocked(Entry& entry, const Json& object, bool add) {
   for (const auto& [name, fn] : index_funcs_) {
     auto& index = indices_[name];
     for (const std::string& value : fn(object)) {
       if (add) {
-        index[value].insert(key);
+        index[value].insert(&entry);
       } else if (auto it = index.find(value); it != index.end()) {
-        it->second.erase(key);
+        if (auto k = it->second.find(entry.first); k != it->second.end()) it->second.erase(k);
         if (it->second.empty()) index.erase(it);
       }
     }
   }
 }
 
+const Indexer::EntrySet* Indexer::IndexedLocked(const std::string& index_name,
+                                                const std::string& value) const {
+  auto idx = indices_.find(index_name);
+  if (idx == indices_.end()) return nullptr;
+  auto keys = idx->second.find(value);
+  if (keys == idx->second.end()) return nullptr;
+  return &keys->second;
+}
+
 absl::Status Indexer::AddIndex(const std::string& name, IndexFunc fn) {
   std::lock_guard l(mu_);
   if (index_funcs_.count(name)) return absl::AlreadyExistsError("index " + name + " exists");
   auto& index = indices_[name];
-  for (auto& [key, slot] : items_) {
-    ObjectPtr obj = LoadLocked(slot);
-    for (const std::string& value : fn(*obj)) index[value].insert(key);
+  for (Entry& entry : items_) {
+    ObjectPtr obj = LoadLocked(entry.second);
+    for (const std::string& value : fn(*obj)) index[value].insert(&entry);
   }
   index_funcs_[name] = std::move(fn);
   return absl::OkStatus();
@@ -80,12 +90,14 @@ ObjectPtr Indexer::Upsert(ObjectPtr object) {
     packed = Json::to_msgpack(*object);
     packed.shrink_to_fit();
   }
+  Summary summary = summarize_ ? summarize_(*object) : nullptr;
   std::lock_guard l(mu_);
-  auto [it, inserted] = items_.try_emplace(key);
+  auto [it, inserted] = items_.try_emplace(std::move(key));
   Slot& slot = it->second;
   ObjectPtr old = inserted ? nullptr : LoadLocked(slot);
-  if (old) IndexLocked(key, *old, false);
-  IndexLocked(key, *object, true);
+  if (old) IndexLocked(*it, *old, false);
+  IndexLocked(*it, *object, true);
+  slot.summary = std::move(summary);
   if (compact_) {
     slot.packed = std::move(packed);
     slot.decoded = object;
@@ -100,8 +112,8 @@ ObjectPtr Indexer::Remove(const std::string& key) {
   auto it = items_.find(key);
   if (it == items_.end()) return nullptr;
   ObjectPtr old = LoadLocked(it->second);
+  IndexLocked(*it, *old, false);  // before the erase: index entries point at *it
   items_.erase(it);
-  IndexLocked(key, *old, false);
   return old;
 }
 
@@ -131,20 +143,43 @@ std::vector<ObjectPtr> Indexer::ByIndex(const std::string& index_name,
                                         const std::string& value) const {
   std::lock_guard l(mu_);
   std::vector<ObjectPtr> out;
-  auto idx = indices_.find(index_name);
-  if (idx == indices_.end()) return out;
-  auto keys = idx->second.find(value);
-  if (keys == idx->second.end()) return out;
-  out.reserve(keys->second.size());
-  for (const std::string& k : keys->second) {
-    if (auto it = items_.find(k); it != items_.end()) out.push_back(LoadLocked(it->second));
-  }
+  const EntrySet* entries = IndexedLocked(index_name, value);
+  if (entries == nullptr) return out;
+  out.reserve(entries->size());
+  for (Entry* e : *entries) out.push_back(LoadLocked(e->second));
   return out;
 }
 
 size_t Indexer::Size() const {
   std::lock_guard l(mu_);
   return items_.size();
+}
+
+Summary Indexer::GetSummary(const std::string& key) const {
+  std::lock_guard l(mu_);
+  auto it = items_.find(key);
+  return it == items_.end() ? nullptr : it->second.summary;
+}
+
+std::vector<Summary> Indexer::ListSummaries() const {
+  std::vector<Summary> out;
+  if (!summarize_) return out;
+  std::lock_guard l(mu_);
+  out.reserve(items_.size());
+  for (const auto& [k, slot] : items_) out.push_back(slot.summary);
+  return out;
+}
+
+std::vector<Summary> Indexer::SummariesByIndex(const std::string& index_name,
+                                               const std::string& value) const {
+  std::vector<Summary> out;
+  if (!summarize_) return out;
+  std::lock_guard l(mu_);
+  const EntrySet* entries = IndexedLocked(index_name, value);
+  if (entries == nullptr) return out;
+  out.reserve(entries->size());
+  for (const Entry* e : *entries) out.push_back(e->second.summary);
+  return out;
 }
 
 // ---- ListerWatcher over a Client ----
@@ -194,7 +229,7 @@ SharedInformer::SharedInformer(std::unique_ptr<ListerWatcher> lister_watcher,
                                InformerOptions options)
     : lw_(std::move(lister_watcher)),
       options_(std::move(options)),
-      indexer_(options_.compact_cache) {}
+      indexer_(options_.compact_cache, options_.summarize) {}
 
 SharedInformer::~SharedInformer() { Stop(); }
 

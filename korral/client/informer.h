@@ -43,6 +43,12 @@ namespace korral::client {
 using ObjectPtr = std::shared_ptr<const Json>;
 // Returns the index values of an object (possibly none, possibly several).
 using IndexFunc = std::function<std::vector<std::string>(const Json& object)>;
+// A digest of one stored object version, computed once when the object is stored (see
+// InformerOptions::summarize): the few fields a controller's hot loops read, in a typed struct
+// far smaller than the object's tree. Opaque to the Indexer (the summarizer's owner casts it
+// back). Immutable, like cached objects.
+using Summary = std::shared_ptr<const void>;
+using SummaryFunc = std::function<Summary(const Json& object)>;
 
 inline constexpr char kNamespaceIndex[] = "namespace";
 // Indexes by metadata.namespace.
@@ -55,9 +61,14 @@ std::vector<std::string> NamespaceIndexFunc(const Json& object);
 // somebody still holds (the informer's handlers, a controller's sync) is handed out again
 // without decoding. Costs a few microseconds per object not currently held; meant for caches
 // that are large and read by key or small index ranges (the controller manager's pods).
+//
+// With a summarizer (`summarize`), every stored object also gets a Summary, computed once per
+// Upsert; loops over many objects read summaries (no decode) and decode only what they act on.
+//
+// Index entries point at the key held by the store (no per-index copy of each key string).
 class Indexer {
  public:
-  explicit Indexer(bool compact = false);
+  explicit Indexer(bool compact = false, SummaryFunc summarize = nullptr);
   // Adds (or replaces) an index; existing objects are indexed right away. Returns
   // AlreadyExists if `name` is taken.
   absl::Status AddIndex(const std::string& name, IndexFunc fn);
@@ -77,22 +88,44 @@ class Indexer {
   size_t Size() const;
   bool compact() const { return compact_; }
 
+  // Summaries (null / empty without a summarizer), in the same order as Get, List and ByIndex.
+  bool has_summaries() const { return static_cast<bool>(summarize_); }
+  Summary GetSummary(const std::string& key) const;
+  std::vector<Summary> ListSummaries() const;
+  std::vector<Summary> SummariesByIndex(const std::string& index_name,
+                                        const std::string& value) const;
+
  private:
   struct Slot {
     ObjectPtr object;                   // not compact
     std::vector<std::uint8_t> packed;   // compact: the MessagePack form
     std::weak_ptr<const Json> decoded;  // compact: the last tree handed out, while alive
+    Summary summary;                    // with a summarizer
   };
-  void IndexLocked(const std::string& key, const Json& object, bool add);
+  using Entry = std::pair<const std::string, Slot>;  // an element of items_
+  // Orders index entries (pointers to elements of items_, which std::map keeps stable) by key;
+  // looks up by key string.
+  struct EntryLess {
+    using is_transparent = void;
+    bool operator()(const Entry* a, const Entry* b) const { return a->first < b->first; }
+    bool operator()(const Entry* a, const std::string& b) const { return a->first < b; }
+    bool operator()(const std::string& a, const Entry* b) const { return a < b->first; }
+  };
+  using EntrySet = std::set<Entry*, EntryLess>;
+  // `entry` must be an element of items_ (index entries keep its address).
+  void IndexLocked(Entry& entry, const Json& object, bool add);
   ObjectPtr LoadLocked(Slot& slot) const;
+  // The elements under index `index_name` value `value` (null if none).
+  const EntrySet* IndexedLocked(const std::string& index_name, const std::string& value) const;
 
   const bool compact_;
+  const SummaryFunc summarize_;
   mutable std::mutex mu_;
   // Mutable: compact mode remembers decoded trees (under mu_).
   mutable std::map<std::string, Slot> items_;
   std::map<std::string, IndexFunc> index_funcs_;
-  // index name -> value -> keys
-  std::map<std::string, std::unordered_map<std::string, std::set<std::string>>> indices_;
+  // index name -> value -> elements of items_
+  std::map<std::string, std::unordered_map<std::string, EntrySet>> indices_;
 };
 
 // Lists and watches one resource (the seam used to test informers).
@@ -135,6 +168,9 @@ struct InformerOptions {
   std::function<void(Json& object)> transform;
   // Store the cache compactly (see Indexer): less memory, a decode per object handed out.
   bool compact_cache = false;
+  // Computes each stored object's Summary (see Indexer), after `transform`. Runs on the
+  // informer's thread.
+  SummaryFunc summarize;
 };
 
 // Transforms for InformerOptions::transform.

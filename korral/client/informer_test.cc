@@ -1,6 +1,7 @@
 #include "korral/client/informer.h"
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 
 #include <gtest/gtest.h>
@@ -170,6 +171,143 @@ TEST(IndexerTest, CompactRoundTripsAndSharesHeldObjects) {
   EXPECT_EQ(*old, pod);
   EXPECT_EQ(idx.Size(), 0u);
   EXPECT_TRUE(idx.ListNamespace("a").empty());
+}
+
+// A summary for tests: "name@node".
+Summary NameAtNode(const Json& p) {
+  return std::make_shared<const std::string>(p["metadata"].value("name", "") + "@" +
+                                             p["spec"].value("nodeName", ""));
+}
+std::string SummaryText(const Summary& s) {
+  return s ? *std::static_pointer_cast<const std::string>(s) : "<null>";
+}
+std::vector<std::string> Texts(const std::vector<Summary>& v) {
+  std::vector<std::string> out;
+  for (const Summary& s : v) out.push_back(SummaryText(s));
+  return out;
+}
+
+void CheckSummaries(bool compact) {
+  Indexer idx(compact, NameAtNode);
+  EXPECT_TRUE(idx.has_summaries());
+  ASSERT_TRUE(idx.AddIndex("node",
+                           [](const Json& p) {
+                             return std::vector<std::string>{p["spec"].value("nodeName", "")};
+                           })
+                  .ok());
+  idx.Upsert(std::make_shared<const Json>(Pod("a", "p2", "n1")));
+  idx.Upsert(std::make_shared<const Json>(Pod("a", "p1", "n1")));
+  idx.Upsert(std::make_shared<const Json>(Pod("b", "p3", "n2")));
+  EXPECT_EQ(SummaryText(idx.GetSummary("a/p1")), "p1@n1");
+  EXPECT_EQ(idx.GetSummary("a/zz"), nullptr);
+  // Same order as ByIndex / List (by key).
+  EXPECT_EQ(Texts(idx.SummariesByIndex("node", "n1")),
+            (std::vector<std::string>{"p1@n1", "p2@n1"}));
+  EXPECT_EQ(Texts(idx.ListSummaries()), (std::vector<std::string>{"p1@n1", "p2@n1", "p3@n2"}));
+  EXPECT_EQ(Texts(idx.SummariesByIndex(kNamespaceIndex, "b")), (std::vector<std::string>{"p3@n2"}));
+  // An update replaces the summary and moves the index entry.
+  idx.Upsert(std::make_shared<const Json>(Pod("a", "p1", "n2")));
+  EXPECT_EQ(SummaryText(idx.GetSummary("a/p1")), "p1@n2");
+  EXPECT_EQ(Texts(idx.SummariesByIndex("node", "n1")), (std::vector<std::string>{"p2@n1"}));
+  EXPECT_EQ(Texts(idx.SummariesByIndex("node", "n2")),
+            (std::vector<std::string>{"p1@n2", "p3@n2"}));
+  // A removal drops both.
+  EXPECT_TRUE(idx.Remove("a/p2"));
+  EXPECT_EQ(idx.GetSummary("a/p2"), nullptr);
+  EXPECT_TRUE(idx.SummariesByIndex("node", "n1").empty());
+  EXPECT_TRUE(idx.SummariesByIndex("nope", "x").empty());
+  // A summary held by a reader survives the object's replacement unchanged.
+  Summary held = idx.GetSummary("b/p3");
+  idx.Upsert(std::make_shared<const Json>(Pod("b", "p3", "n3")));
+  EXPECT_EQ(SummaryText(held), "p3@n2");
+  EXPECT_EQ(SummaryText(idx.GetSummary("b/p3")), "p3@n3");
+}
+
+TEST(IndexerTest, Summaries) { CheckSummaries(false); }
+TEST(IndexerTest, CompactSummaries) { CheckSummaries(true); }
+
+TEST(IndexerTest, NoSummarizerGivesNoSummaries) {
+  Indexer idx;
+  EXPECT_FALSE(idx.has_summaries());
+  idx.Upsert(std::make_shared<const Json>(Pod("a", "p1", "n1")));
+  EXPECT_EQ(idx.GetSummary("a/p1"), nullptr);
+  EXPECT_TRUE(idx.ListSummaries().empty());
+  EXPECT_TRUE(idx.SummariesByIndex(kNamespaceIndex, "a").empty());
+}
+
+// Index entries point into the store: after many inserts, moves and removals every index still
+// lists exactly the objects a brute-force scan finds, in key order.
+void CheckIndexesMatchBruteForce(bool compact) {
+  Indexer idx(compact, NameAtNode);
+  ASSERT_TRUE(idx.AddIndex("node",
+                           [](const Json& p) {
+                             return std::vector<std::string>{p["spec"].value("nodeName", "")};
+                           })
+                  .ok());
+  std::map<std::string, std::pair<std::string, std::string>> want;  // key -> (ns, node)
+  uint32_t seed = 12345;
+  auto next = [&](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) % n;
+  };
+  for (int step = 0; step < 3000; ++step) {
+    std::string ns = "ns" + std::to_string(next(3));
+    std::string name = "pod-with-a-long-name-" + std::to_string(next(200));
+    std::string key = ns + "/" + name;
+    if (next(4) == 0) {
+      EXPECT_EQ(idx.Remove(key) != nullptr, want.erase(key) == 1) << key;
+    } else {
+      std::string node = "n" + std::to_string(next(5));
+      idx.Upsert(std::make_shared<const Json>(Pod(ns, name, node)));
+      want[key] = {ns, node};
+    }
+  }
+  ASSERT_EQ(idx.Size(), want.size());
+  for (int n = 0; n < 5; ++n) {
+    std::string node = "n" + std::to_string(n);
+    std::vector<std::string> expect_keys, expect_summaries, got_keys;
+    for (const auto& [key, v] : want) {
+      if (v.second != node) continue;
+      expect_keys.push_back(key);
+      expect_summaries.push_back(key.substr(key.find('/') + 1) + "@" + node);
+    }
+    for (const ObjectPtr& o : idx.ByIndex("node", node)) got_keys.push_back(ObjectKey(*o));
+    EXPECT_EQ(got_keys, expect_keys) << node;
+    EXPECT_EQ(Texts(idx.SummariesByIndex("node", node)), expect_summaries) << node;
+  }
+  for (int n = 0; n < 3; ++n) {
+    std::string ns = "ns" + std::to_string(n);
+    size_t count = 0;
+    for (const auto& [key, v] : want) count += v.first == ns;
+    EXPECT_EQ(idx.ListNamespace(ns).size(), count) << ns;
+  }
+}
+
+TEST(IndexerTest, IndexesMatchBruteForce) { CheckIndexesMatchBruteForce(false); }
+TEST(IndexerTest, CompactIndexesMatchBruteForce) { CheckIndexesMatchBruteForce(true); }
+
+TEST(InformerTest, SummarizeAppliesToCachedObjects) {
+  FakeClient c;
+  auto pods = resources::Pods();
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "a", "n1")).ok());
+  InformerOptions o = Fast();
+  o.compact_cache = true;
+  o.summarize = NameAtNode;
+  SharedInformer inf(NewListerWatcher(c, pods), o);
+  Recorder rec;
+  inf.AddEventHandler(rec.Handler());
+  inf.Start();
+  ASSERT_TRUE(inf.WaitForCacheSync(seconds(10)));
+  EXPECT_EQ(SummaryText(inf.indexer().GetSummary("ns/a")), "a@n1");
+  ASSERT_TRUE(Eventually([&] { return c.NumWatches() == 1; }));
+  ASSERT_TRUE(c.Create(pods, "ns", Pod("ns", "b", "n2")).ok());
+  ASSERT_TRUE(rec.WaitFor(2));
+  EXPECT_EQ(SummaryText(inf.indexer().GetSummary("ns/b")), "b@n2");
+  ASSERT_TRUE(c.Delete(pods, "ns", "a").ok());
+  ASSERT_TRUE(rec.WaitFor(3));
+  EXPECT_EQ(inf.indexer().GetSummary("ns/a"), nullptr);
+  EXPECT_EQ(Texts(inf.indexer().ListSummaries()), (std::vector<std::string>{"b@n2"}));
+  inf.Stop();
 }
 
 TEST(InformerTest, InitialListThenEvents) {

@@ -51,7 +51,9 @@ class InformerFactory {
 
 // Creates an InformerFactory that lists and watches through `client` (must outlive it).
 // `options.transform` (if any) applies to every full informer; metadata informers apply
-// client::ToObjectMetadata.
+// client::ToObjectMetadata. The pod informer caches pods packed, with a PodSummary per pod
+// (pod_summary.h): read many pods through PodSummariesByIndex / ListPodSummaries, and
+// Get / ByIndex (a decode each) only the ones you act on.
 std::unique_ptr<InformerFactory> NewInformerFactory(client::Client& client,
                                                     client::InformerOptions options = {});
 

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "korral/client/errors.h"
+#include "korral/controllers/pod_summary.h"
 
 namespace korral::controllers {
 
@@ -161,7 +162,8 @@ absl::Status EndpointsController::Sync(const std::string& key) {
     return absl::OkStatus();  // selector-less: the user's Endpoints
   }
   if (spec.value("type", "") == "ExternalName") return absl::OkStatus();
-  Json subsets = ComputeSubsets(*svc, pods_->indexer().ListNamespace(ns));
+  // Only the selected pods are decoded (the pod cache is packed: pod_summary.h).
+  Json subsets = ComputeSubsets(*svc, PodsWithLabels(pods_->indexer(), ns, spec["selector"]));
   Json labels = (*svc)["metadata"].value("labels", Json::object());
   if (spec.value("clusterIP", "") == "None") labels["service.kubernetes.io/headless"] = "";
 

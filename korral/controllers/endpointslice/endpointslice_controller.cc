@@ -7,6 +7,7 @@
 #include "korral/base/status.h"
 #include "korral/client/errors.h"
 #include "korral/controllers/endpoints/endpoints_controller.h"
+#include "korral/controllers/pod_summary.h"
 
 namespace korral::controllers {
 namespace {
@@ -278,7 +279,9 @@ absl::Status EndpointSliceController::Sync(const std::string& key) {
     return absl::OkStatus();
   }
   if (mirroring_) return Reconcile(*svc, MirroredSlices(*eps));
-  return Reconcile(*svc, DesiredSlices(*svc, pods_->indexer().ListNamespace(ns)));
+  // Only the selected pods are decoded (the pod cache is packed: pod_summary.h).
+  return Reconcile(
+      *svc, DesiredSlices(*svc, PodsWithLabels(pods_->indexer(), ns, (*svc)["spec"]["selector"])));
 }
 
 ControllerDescriptor EndpointSliceControllerDescriptor() {

@@ -7,6 +7,7 @@
 #include "korral/base/log.h"
 #include "korral/base/status.h"
 #include "korral/client/errors.h"
+#include "korral/controllers/pod_summary.h"
 
 namespace korral::controllers {
 
@@ -76,22 +77,30 @@ absl::Status PodGCController::DeletePod(const Json& pod, bool mark_failed,
   return absl::OkStatus();
 }
 
+// The passes read pod summaries (the pod cache is packed: pod_summary.h) and decode only the
+// pods they delete.
+absl::Status PodGCController::DeleteCached(const std::string& key, bool mark_failed,
+                                           const std::string& message) {
+  client::ObjectPtr pod = pods_->indexer().Get(key);
+  if (!pod) return absl::OkStatus();  // gone meanwhile
+  return DeletePod(*pod, mark_failed, message);
+}
+
 absl::Status PodGCController::GcTerminated() {
   int threshold = ctx_.options.terminated_pod_gc_threshold;
   if (threshold <= 0) return absl::OkStatus();
-  std::vector<client::ObjectPtr> terminated;
-  for (const auto& p : pods_->indexer().List()) {
-    if (IsPodTerminated(*p) && !IsBeingDeleted(*p)) terminated.push_back(p);
+  std::vector<PodSummaryPtr> terminated;
+  for (PodSummaryPtr& p : ListPodSummaries(pods_->indexer())) {
+    if (p->Terminal() && !p->deleting) terminated.push_back(std::move(p));
   }
   if (static_cast<int>(terminated.size()) <= threshold) return absl::OkStatus();
   std::sort(terminated.begin(), terminated.end(), [](const auto& a, const auto& b) {
-    std::string ta = (*a)["metadata"].value("creationTimestamp", "");
-    std::string tb = (*b)["metadata"].value("creationTimestamp", "");
-    return ta != tb ? ta < tb : client::ObjectKey(*a) < client::ObjectKey(*b);
+    return a->created != b->created ? a->created < b->created : a->key < b->key;
   });
   size_t excess = terminated.size() - threshold;
   for (size_t i = 0; i < excess; ++i) {
-    KORRAL_RETURN_IF_ERROR(DeletePod(*terminated[i], false, "terminated pod over the threshold"));
+    KORRAL_RETURN_IF_ERROR(
+        DeleteCached(terminated[i]->key, false, "terminated pod over the threshold"));
   }
   return absl::OkStatus();
 }
@@ -99,9 +108,8 @@ absl::Status PodGCController::GcTerminated() {
 absl::Status PodGCController::GcOrphaned() {
   const auto now = ctx_.clock->SteadyNow();
   std::set<std::string> bound;
-  for (const auto& p : pods_->indexer().List()) {
-    std::string node = SpecOf(*p).value("nodeName", "");
-    if (!node.empty()) bound.insert(node);
+  for (const PodSummaryPtr& p : ListPodSummaries(pods_->indexer())) {
+    if (!p->node_name.empty()) bound.insert(p->node_name);
   }
   for (const auto& node : bound) {
     if (nodes_->indexer().Get(node)) {
@@ -128,9 +136,9 @@ absl::Status PodGCController::GcOrphaned() {
 }
 
 absl::Status PodGCController::GcUnscheduledTerminating() {
-  for (const auto& p : pods_->indexer().ByIndex(kPodNodeNameIndex, "")) {
-    if (!IsBeingDeleted(*p)) continue;
-    KORRAL_RETURN_IF_ERROR(DeletePod(*p, false, "unscheduled terminating pod"));
+  for (const PodSummaryPtr& p : PodSummariesByIndex(pods_->indexer(), kPodNodeNameIndex, "")) {
+    if (!p->deleting) continue;
+    KORRAL_RETURN_IF_ERROR(DeleteCached(p->key, false, "unscheduled terminating pod"));
   }
   return absl::OkStatus();
 }

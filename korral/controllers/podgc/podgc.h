@@ -36,6 +36,8 @@ class PodGCController : public Controller {
   absl::Status GcOrphaned();
   absl::Status GcUnscheduledTerminating();
   absl::Status DeletePod(const Json& pod, bool mark_failed, const std::string& message);
+  // DeletePod of the cached pod `key` ("ns/name"); OK if it is gone.
+  absl::Status DeleteCached(const std::string& key, bool mark_failed, const std::string& message);
 
   ControllerContext ctx_;
   client::SharedInformer* pods_;

@@ -22,6 +22,9 @@ constexpr char kKind[] = "ReplicaSet";
 // pods it owns and the ones it may adopt instead of every pod in the namespace (the cache is
 // packed, so each pod read costs a decode).
 constexpr char kOrphanPodsIndex[] = "korral.replicaset/orphans-by-namespace";
+// The sync reads pods through their summaries (pod_summary.h): the pod cache is packed, and
+// decoding every pod of a large ReplicaSet on each pass costs both CPU and (transient) memory.
+// Only pods to adopt or release are decoded.
 
 std::vector<std::string> OrphanNamespaceIndexFunc(const Json& pod) {
   if (ControllerRefOf(pod) != nullptr) return {};
@@ -45,104 +48,96 @@ int LogarithmicRankDiff(TimePoint a, TimePoint b, TimePoint now) {
   return r1 - r2;
 }
 
-int PhaseOrdinal(const Json& pod) {
-  std::string p = PodPhase(pod);
-  if (p == "Unknown") return 1;
-  if (p == "Running") return 2;
+int PhaseOrdinal(const PodSummary& pod) {
+  if (pod.phase == PodSummary::Phase::kUnknown) return 1;
+  if (pod.phase == PodSummary::Phase::kRunning) return 2;
   return 0;  // Pending (and anything else)
 }
 
-int64_t DeletionCost(const Json& pod) {
-  std::string v = Annotation(pod, "controller.kubernetes.io/pod-deletion-cost");
-  if (v.empty()) return 0;
-  try {
-    size_t pos = 0;
-    long long n = std::stoll(v, &pos);
-    if (pos != v.size()) return 0;
-    return n;
-  } catch (...) {
-    return 0;
-  }
-}
-
-int MaxContainerRestarts(const Json& pod) {
-  int m = 0;
-  for (const char* f : {"containerStatuses", "initContainerStatuses"}) {
-    const Json& st = At(pod, {"status", f});
-    if (!st.is_array()) continue;
-    for (const Json& c : st) m = std::max<int>(m, static_cast<int>(c.value("restartCount", 0)));
-  }
-  return m;
-}
-
 struct RankedPod {
-  ObjectPtr pod;
+  size_t index;
+  const PodSummary* pod;
   int rank;
 };
 
 bool DeleteFirst(const RankedPod& a, const RankedPod& b, TimePoint now) {
-  const Json& pi = *a.pod;
-  const Json& pj = *b.pod;
-  std::string ni = Str(pi, {"spec", "nodeName"}), nj = Str(pj, {"spec", "nodeName"});
+  const PodSummary& pi = *a.pod;
+  const PodSummary& pj = *b.pod;
+  const std::string &ni = pi.node_name, &nj = pj.node_name;
   // 1. Unassigned < assigned.
   if (ni != nj && (ni.empty() || nj.empty())) return ni.empty();
   // 2. Pending < Unknown < Running.
   if (PhaseOrdinal(pi) != PhaseOrdinal(pj)) return PhaseOrdinal(pi) < PhaseOrdinal(pj);
   // 3. Not ready < ready.
-  if (IsPodReady(pi) != IsPodReady(pj)) return !IsPodReady(pi);
+  if (pi.ready != pj.ready) return !pi.ready;
   // 4. Lower pod-deletion-cost < higher.
-  if (DeletionCost(pi) != DeletionCost(pj)) return DeletionCost(pi) < DeletionCost(pj);
+  if (pi.deletion_cost != pj.deletion_cost) return pi.deletion_cost < pj.deletion_cost;
   // 5. Doubled up (more related pods on the node) < not.
   if (a.rank != b.rank) return a.rank > b.rank;
   // 6. Ready for less time < more time (log scale).
-  if (IsPodReady(pi) && IsPodReady(pj)) {
-    TimePoint ri = PodReadyTime(pi).value_or(TimePoint{});
-    TimePoint rj = PodReadyTime(pj).value_or(TimePoint{});
+  if (pi.ready && pj.ready) {
+    TimePoint ri = pi.has_ready_time ? pi.ready_since : TimePoint{};
+    TimePoint rj = pj.has_ready_time ? pj.ready_since : TimePoint{};
     if (ri != rj) {
       if (IsZero(now) || IsZero(ri) || IsZero(rj)) return AfterOrZero(ri, rj);
       int d = LogarithmicRankDiff(ri, rj, now);
-      if (d == 0) return UidOf(pi) < UidOf(pj);
+      if (d == 0) return pi.uid < pj.uid;
       return d < 0;
     }
   }
   // 7. Higher restart counts < lower.
-  if (MaxContainerRestarts(pi) != MaxContainerRestarts(pj)) {
-    return MaxContainerRestarts(pi) > MaxContainerRestarts(pj);
-  }
+  if (pi.max_restarts != pj.max_restarts) return pi.max_restarts > pj.max_restarts;
   // 8. Newer < older (log scale).
-  TimePoint ci = CreationTime(pi), cj = CreationTime(pj);
+  TimePoint ci = pi.created, cj = pj.created;
   if (ci != cj) {
     if (IsZero(now) || IsZero(ci) || IsZero(cj)) return AfterOrZero(ci, cj);
     int d = LogarithmicRankDiff(ci, cj, now);
-    if (d == 0) return UidOf(pi) < UidOf(pj);
+    if (d == 0) return pi.uid < pj.uid;
     return d < 0;
   }
   return false;
 }
 
-bool TemplateLabelsMatch(const Json& tmpl_labels, const Json& pod_labels) {
-  if (!tmpl_labels.is_object()) return true;
-  for (auto it = tmpl_labels.begin(); it != tmpl_labels.end(); ++it) {
-    if (!pod_labels.is_object() || !pod_labels.contains(it.key()) ||
-        pod_labels[it.key()] != it.value()) {
-      return false;
-    }
+// The permutation that puts `pods` in deletion order.
+std::vector<size_t> DeletionOrder(const std::vector<const PodSummary*>& pods,
+                                  const std::vector<int>& ranks, TimePoint now) {
+  std::vector<RankedPod> ranked;
+  ranked.reserve(pods.size());
+  for (size_t i = 0; i < pods.size(); ++i) {
+    ranked.push_back({i, pods[i], i < ranks.size() ? ranks[i] : 0});
   }
-  return true;
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [&](const RankedPod& a, const RankedPod& b) { return DeleteFirst(a, b, now); });
+  std::vector<size_t> order;
+  order.reserve(ranked.size());
+  for (const RankedPod& r : ranked) order.push_back(r.index);
+  return order;
 }
 
 }  // namespace
 
 void SortPodsForDeletion(std::vector<ObjectPtr>& pods, const std::vector<int>& ranks,
                          TimePoint now) {
-  std::vector<RankedPod> ranked;
-  ranked.reserve(pods.size());
-  for (size_t i = 0; i < pods.size(); ++i) {
-    ranked.push_back({pods[i], i < ranks.size() ? ranks[i] : 0});
+  std::vector<PodSummaryPtr> summaries;
+  std::vector<const PodSummary*> ptrs;
+  for (const ObjectPtr& p : pods) {
+    summaries.push_back(SummarizePod(*p));
+    ptrs.push_back(summaries.back().get());
   }
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [&](const RankedPod& a, const RankedPod& b) { return DeleteFirst(a, b, now); });
-  for (size_t i = 0; i < pods.size(); ++i) pods[i] = ranked[i].pod;
+  std::vector<ObjectPtr> sorted;
+  sorted.reserve(pods.size());
+  for (size_t i : DeletionOrder(ptrs, ranks, now)) sorted.push_back(pods[i]);
+  pods = std::move(sorted);
+}
+
+void SortPodsForDeletion(std::vector<PodSummaryPtr>& pods, const std::vector<int>& ranks,
+                         TimePoint now) {
+  std::vector<const PodSummary*> ptrs;
+  for (const PodSummaryPtr& p : pods) ptrs.push_back(p.get());
+  std::vector<PodSummaryPtr> sorted;
+  sorted.reserve(pods.size());
+  for (size_t i : DeletionOrder(ptrs, ranks, now)) sorted.push_back(pods[i]);
+  pods = std::move(sorted);
 }
 
 ReplicaSetController::ReplicaSetController(ControllerContext& ctx)
@@ -248,7 +243,7 @@ void ReplicaSetController::OnPodDelete(const ObjectPtr& pod) {
   Enqueue(key);
 }
 
-std::vector<ObjectPtr> ReplicaSetController::RelatedPods(const Json& rs) {
+std::vector<PodSummaryPtr> ReplicaSetController::RelatedPods(const Json& rs) {
   // Pods of every ReplicaSet with the same controller (e.g. all of a Deployment's ReplicaSets).
   std::vector<std::string> uids;
   if (const Json* ref = ControllerRefOf(rs)) {
@@ -259,16 +254,17 @@ std::vector<ObjectPtr> ReplicaSetController::RelatedPods(const Json& rs) {
   } else {
     uids.push_back(UidOf(rs));
   }
-  std::vector<ObjectPtr> out;
+  std::vector<PodSummaryPtr> out;
   for (const std::string& uid : uids) {
-    for (const ObjectPtr& p : pod_informer_->indexer().ByIndex(kControllerUidIndex, uid)) {
-      out.push_back(p);
+    for (PodSummaryPtr& p :
+         PodSummariesByIndex(pod_informer_->indexer(), kControllerUidIndex, uid)) {
+      out.push_back(std::move(p));
     }
   }
   return out;
 }
 
-absl::Status ReplicaSetController::ManageReplicas(const std::vector<ObjectPtr>& active,
+absl::Status ReplicaSetController::ManageReplicas(const std::vector<PodSummaryPtr>& active,
                                                   const Json& rs, const std::string& key) {
   int64_t replicas = Int(rs, {"spec", "replicas"}, 1);
   int64_t diff = static_cast<int64_t>(active.size()) - replicas;
@@ -296,32 +292,32 @@ absl::Status ReplicaSetController::ManageReplicas(const std::vector<ObjectPtr>& 
   }
   if (diff > 0) {
     int n = static_cast<int>(std::min<int64_t>(diff, kBurstReplicas));
-    std::vector<ObjectPtr> pods = active;
+    std::vector<PodSummaryPtr> pods = active;
     if (static_cast<size_t>(n) < pods.size()) {
       std::map<std::string, int> on_node;
-      for (const ObjectPtr& p : RelatedPods(rs)) {
-        if (IsPodActive(*p)) on_node[Str(*p, {"spec", "nodeName"})]++;
+      for (const PodSummaryPtr& p : RelatedPods(rs)) {
+        if (p->Active()) on_node[p->node_name]++;
       }
       std::vector<int> ranks;
-      for (const ObjectPtr& p : pods) ranks.push_back(on_node[Str(*p, {"spec", "nodeName"})]);
+      for (const PodSummaryPtr& p : pods) ranks.push_back(on_node[p->node_name]);
       SortPodsForDeletion(pods, ranks, clock_.Now());
     }
     pods.resize(n);
     std::vector<std::string> keys;
-    for (const ObjectPtr& p : pods) keys.push_back(KeyOf(*p));
+    for (const PodSummaryPtr& p : pods) keys.push_back(p->key);
     expectations_.ExpectDeletions(key, keys);
     auto errors = ParallelFor(n, [&](int i) -> absl::Status {
-      const Json& p = *pods[i];
-      auto r = client_.Delete(PodsRef(), ns, NameOf(p));
+      const PodSummary& p = *pods[i];
+      auto r = client_.Delete(PodsRef(), ns, std::string(p.Name()));
       if (!r.ok()) {
-        expectations_.DeletionObserved(key, KeyOf(p));
+        expectations_.DeletionObserved(key, p.key);
         if (client::IsNotFound(r.status())) return absl::OkStatus();
         recorder().Event(rs, kApiVersion, kKind, "Warning", "FailedDelete",
                          fmt::format("Error deleting: {}", StatusMessage(r.status())));
         return r.status();
       }
       recorder().Event(rs, kApiVersion, kKind, "Normal", "SuccessfulDelete",
-                       fmt::format("Deleted pod: {}", NameOf(p)));
+                       fmt::format("Deleted pod: {}", p.Name()));
       return absl::OkStatus();
     });
     if (!errors.empty()) return errors.front();
@@ -342,28 +338,46 @@ absl::Status ReplicaSetController::Sync(const std::string& key) {
     return absl::OkStatus();
   }
   bool needs_sync = expectations_.Satisfied(key);
-  // Upstream lists the namespace's pods and claims them: pods with another controller are
-  // skipped by the claim, so only this ReplicaSet's pods and orphans matter.
-  std::vector<ObjectPtr> active;
+  // Upstream lists the namespace's pods and claims them (ClaimPods): pods with another
+  // controller are skipped by the claim, so only this ReplicaSet's pods and orphans matter. Its
+  // own pods whose labels still match are claimed without an API call; the rest (its pods to
+  // release, orphans to adopt) go through ClaimObjects, decoded.
+  const client::Indexer& pod_cache = pod_informer_->indexer();
   const std::string ns = NamespaceOf(rs);
-  for (const ObjectPtr& p : pod_informer_->indexer().ByIndex(kControllerUidIndex, UidOf(rs))) {
-    if (NamespaceOf(*p) == ns && IsPodActive(*p)) active.push_back(p);
+  const bool rs_deleting = IsBeingDeleted(rs);
+  std::vector<PodSummaryPtr> pods;
+  std::vector<ObjectPtr> to_claim;
+  for (PodSummaryPtr& p : PodSummariesByIndex(pod_cache, kControllerUidIndex, UidOf(rs))) {
+    if (p->Namespace() != ns || !p->Active()) continue;
+    if (p->Matches(*selector)) {
+      pods.push_back(std::move(p));
+    } else if (!rs_deleting) {
+      if (ObjectPtr full = pod_cache.Get(p->key)) to_claim.push_back(std::move(full));
+    }
   }
-  for (const ObjectPtr& p : pod_informer_->indexer().ByIndex(kOrphanPodsIndex, ns)) {
-    if (IsPodActive(*p)) active.push_back(p);
+  if (!rs_deleting) {
+    for (const PodSummaryPtr& p : PodSummariesByIndex(pod_cache, kOrphanPodsIndex, ns)) {
+      if (!p->Active() || !p->Matches(*selector)) continue;
+      if (ObjectPtr full = pod_cache.Get(p->key)) to_claim.push_back(std::move(full));
+    }
   }
-  ClaimSpec claim{.owner = &rs,
-                  .owner_api_version = kApiVersion,
-                  .owner_kind = kKind,
-                  .selector = *selector,
-                  .child_ref = PodsRef(),
-                  .can_adopt = RecheckOwner(client_, ReplicaSetsRef(), rs)};
-  absl::Status claim_err;
-  std::vector<ObjectPtr> pods = ClaimObjects(client_, claim, active, &claim_err);
-  if (!claim_err.ok()) return claim_err;
+  if (!to_claim.empty()) {
+    ClaimSpec claim{.owner = &rs,
+                    .owner_api_version = kApiVersion,
+                    .owner_kind = kKind,
+                    .selector = *selector,
+                    .child_ref = PodsRef(),
+                    .can_adopt = RecheckOwner(client_, ReplicaSetsRef(), rs)};
+    absl::Status claim_err;
+    std::vector<ObjectPtr> claimed = ClaimObjects(client_, claim, to_claim, &claim_err);
+    if (!claim_err.ok()) return claim_err;
+    for (const ObjectPtr& p : claimed) {
+      if (IsPodActive(*p)) pods.push_back(SummarizePod(*p));
+    }
+  }
 
   absl::Status manage_err;
-  if (needs_sync && !IsBeingDeleted(rs)) manage_err = ManageReplicas(pods, rs, key);
+  if (needs_sync && !rs_deleting) manage_err = ManageReplicas(pods, rs, key);
 
   // Status.
   int64_t replicas = Int(rs, {"spec", "replicas"}, 1);
@@ -371,11 +385,11 @@ absl::Status ReplicaSetController::Sync(const std::string& key) {
   const Json& tmpl_labels = At(rs, {"spec", "template", "metadata", "labels"});
   auto now = clock_.Now();
   int64_t fully = 0, ready = 0, available = 0;
-  for (const ObjectPtr& p : pods) {
-    if (TemplateLabelsMatch(tmpl_labels, LabelsOf(*p))) fully++;
-    if (IsPodReady(*p)) {
+  for (const PodSummaryPtr& p : pods) {
+    if (p->HasAllLabels(tmpl_labels)) fully++;
+    if (p->ready) {
       ready++;
-      if (IsPodAvailable(*p, min_ready, now)) available++;
+      if (p->Available(min_ready, now)) available++;
     }
   }
   Json status = At(rs, {"status"}).is_object() ? At(rs, {"status"}) : Json::object();

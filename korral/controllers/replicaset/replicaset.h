@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "korral/controllers/controller.h"
+#include "korral/controllers/pod_summary.h"
 #include "korral/controllers/workload_util/workload_util.h"
 
 namespace korral::controllers {
@@ -24,6 +25,8 @@ inline constexpr int kBurstReplicas = 500;
 // Sorts `pods` so that the ones to delete first come first (upstream ActivePodsWithRanks with
 // LogarithmicScaleDown). `ranks[i]` is the number of related pods on pod i's node.
 void SortPodsForDeletion(std::vector<ObjectPtr>& pods, const std::vector<int>& ranks,
+                         TimePoint now);
+void SortPodsForDeletion(std::vector<PodSummaryPtr>& pods, const std::vector<int>& ranks,
                          TimePoint now);
 
 class ReplicaSetController : public QueueController {
@@ -40,9 +43,11 @@ class ReplicaSetController : public QueueController {
   // The ReplicaSet key a pod's controllerRef points to (if it is a cached ReplicaSet).
   std::string ResolveControllerRef(const std::string& ns, const Json& ref);
   std::vector<ObjectPtr> ReplicaSetsMatchingPod(const Json& pod);
-  absl::Status ManageReplicas(const std::vector<ObjectPtr>& active, const Json& rs,
+  // `active`: the pods the ReplicaSet owns (claimed, active).
+  absl::Status ManageReplicas(const std::vector<PodSummaryPtr>& active, const Json& rs,
                               const std::string& key);
-  std::vector<ObjectPtr> RelatedPods(const Json& rs);
+  // Summaries of the pods of every ReplicaSet with the same controller.
+  std::vector<PodSummaryPtr> RelatedPods(const Json& rs);
 
   client::SharedInformer* rs_informer_;
   client::SharedInformer* pod_informer_;

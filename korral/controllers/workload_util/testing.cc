@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include "korral/controllers/pod_summary.h"
+
 namespace korral::controllers::workload {
 
 client::SharedInformer* TestInformerFactory::For(const client::ResourceRef& ref) {
@@ -13,7 +15,14 @@ client::SharedInformer* TestInformerFactory::For(const client::ResourceRef& ref)
   std::string k = ref.group + "/" + ref.resource;
   auto it = informers_.find(k);
   if (it != informers_.end()) return it->second.second.get();
-  auto inf = std::make_unique<client::SharedInformer>(client::NewListerWatcher(client_, ref));
+  client::InformerOptions options;
+  if (ref.group.empty() && ref.resource == "pods") {
+    // As the real factory does (informer_factory.cc): packed pods with summaries.
+    options.compact_cache = true;
+    options.summarize = PodSummaryFunc();
+  }
+  auto inf = std::make_unique<client::SharedInformer>(client::NewListerWatcher(client_, ref),
+                                                      std::move(options));
   auto* p = inf.get();
   informers_[k] = {ref, std::move(inf)};
   return p;
