@@ -23,9 +23,8 @@
 // node.kubernetes.io/memory-pressure:NoSchedule) or DiskPressure / PIDPressure (every pod);
 // critical pods are always admitted. Rejected: Warning Evicted event, phase Failed, reason
 // Evicted, message "Pod was rejected: The node had condition: [DiskPressure]. ", nothing started.
-// TODO(korral): evictionMinimumReclaim, allocatableMemory.available, event aggregation (one Event
-// object per event; upstream's correlator counts repeats), the offending container annotations on
-// the Evicted event, local ephemeral-storage limit evictions.
+// TODO(korral): evictionMinimumReclaim, allocatableMemory.available, the offending container
+// annotations on the Evicted event, local ephemeral-storage limit evictions.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -43,6 +42,8 @@ namespace korral::kubelet {
 namespace {
 
 constexpr int64_t kSystemCriticalPriority = 2000000000;
+constexpr std::chrono::seconds kPodCleanupTimeout{30};  // upstream podCleanupTimeout
+constexpr std::chrono::minutes kEventAggregationWindow{10};
 
 int64_t Quantity(const Json& v) {
   if (v.is_number()) return v.get<int64_t>();
@@ -468,6 +469,18 @@ void Kubelet::Impl::EvictionTick() {
     UpdateNodeStatus(false);
   }
   if (driving.empty()) return;
+  {
+    // As upstream's waitForPodsCleanup: no new eviction while the last one is still being
+    // carried out (its pod's sync may be finishing a slow CRI call), for up to 30 s.
+    std::lock_guard l(mu);
+    for (const auto& [uid, st] : states) {
+      if (st.pending_kill && !st.pending_kill->rejected &&
+          now - st.pending_kill->since < kPodCleanupTimeout) {
+        KLOG(Info, "kubelet: eviction: waiting for the eviction of pod {} to finish", uid);
+        return;
+      }
+    }
+  }
   const ThresholdRef reclaim = driving.front();
   EvictionSignal signal = reclaim.signal;
   RecordEvent(nullptr, "Warning", "EvictionThresholdMet",
@@ -540,7 +553,7 @@ void Kubelet::Impl::EvictionTick() {
       std::lock_guard l(mu);
       auto& st = states[uid];
       st.evicted = true;  // no sync starts, restarts or reports it from now on
-      st.pending_kill = PodState::PendingKill{message, grace, false};
+      st.pending_kill = PodState::PendingKill{message, grace, false, now};
     }
     // The pod's sync stops it and writes the status: after any sync in flight (which may still
     // be creating its sandbox or containers), never beside it.
@@ -756,6 +769,35 @@ void Kubelet::Impl::RecordEvent(const Json* pod, const std::string& type, const 
     // Upstream's node reference: the node name doubles as its UID.
     involved = {{"kind", "Node"}, {"name", cfg.node_name}, {"uid", cfg.node_name}};
   }
+  // The same event again within 10 min (e.g. EvictionThresholdMet every monitoring period under
+  // lasting pressure) bumps the count and lastTimestamp of the one already posted, as client-go's
+  // event correlator does, instead of adding an object every 10 s.
+  const std::string key =
+      fmt::format("{}/{}/{}/{}/{}", involved.value("uid", ""), ns, type, reason, message);
+  auto steady = clock.SteadyNow();
+  std::optional<RecordedEvent> previous;
+  {
+    std::lock_guard l(mu);
+    for (auto it = recorded_events.begin(); it != recorded_events.end();) {
+      it = steady - it->second.last > kEventAggregationWindow ? recorded_events.erase(it)
+                                                              : std::next(it);
+    }
+    auto it = recorded_events.find(key);
+    if (it != recorded_events.end()) previous = it->second;
+  }
+  if (previous) {
+    Json patch = {{"count", previous->count + 1}, {"lastTimestamp", ts}};
+    auto r = client.Patch(client::resources::Events(), ns, previous->name,
+                          client::PatchType::kMerge, patch, client::PatchOptions());
+    if (r.ok()) {
+      std::lock_guard l(mu);
+      auto& rec = recorded_events[key];
+      rec.count = previous->count + 1;
+      rec.last = steady;
+      return;
+    }
+    // Gone (event TTL) or failing: post a new one.
+  }
   static std::atomic<uint64_t> seq{0};
   auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
   Json ev = {
@@ -778,7 +820,10 @@ void Kubelet::Impl::RecordEvent(const Json* pod, const std::string& type, const 
   if (!r.ok()) {
     KLOG(Debug, "kubelet: event {} {} not recorded: {}", reason, obj_name,
          StatusMessage(r.status()));
+    return;
   }
+  std::lock_guard l(mu);
+  recorded_events[key] = {ev["metadata"]["name"].get<std::string>(), 1, steady};
 }
 
 }  // namespace korral::kubelet

@@ -286,6 +286,8 @@ TEST_F(EvictionTest, MemoryPressureEvictsOnePodPerPeriodInUpstreamOrder) {
 // creating its sandbox. The eviction must win: the pod ends Failed/Evicted with its containers
 // terminated, and nothing the in-flight sync created keeps running.
 TEST_F(EvictionTest, PodEvictedWhileItsSandboxIsBeingCreatedEndsEvictedWithNothingRunning) {
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("other")).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("other") == "Running"; }));
   std::mutex m;
   std::condition_variable cv;
   bool entered = false, release = false;
@@ -316,8 +318,14 @@ TEST_F(EvictionTest, PodEvictedWhileItsSandboxIsBeingCreatedEndsEvictedWithNothi
   o.memory_working_set = 4 * Gi - 50 * Mi;
   o.pods[uid].memory_working_set = 20 * Mi;
   o.pods[uid].container_memory["c"] = 20 * Mi;
+  o.pods[Uid("other")].memory_working_set = 10 * Mi;
   SetObservation(o);
   Tick();  // the eviction picks the pod while RunPodSandbox is still running
+  // While that eviction is being carried out, the next period evicts nothing more (upstream
+  // waits for the evicted pod's cleanup).
+  Tick();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(Phase("other"), "Running");
   unblock();
   auto running = [&] {
     int n = 0;
@@ -345,6 +353,9 @@ TEST_F(EvictionTest, PodEvictedWhileItsSandboxIsBeingCreatedEndsEvictedWithNothi
   Tick(seconds(1));
   EXPECT_EQ(running(), 0);
   EXPECT_TRUE(evicted()) << Get("slow")["status"].dump();
+  // That eviction done, the pressure evicts the next pod.
+  Tick();
+  EXPECT_TRUE(Eventually([&] { return Phase("other") == "Failed"; }));
 }
 
 TEST(AdmitUnderPressureTest, AsUpstreamsEvictionAdmitHandler) {
@@ -509,6 +520,19 @@ TEST_F(PidEvictionTest, PidPressureEvictsTheLargestProcessCountAndRejectsNewPods
   ASSERT_TRUE(Eventually([&] { return Phase("late") == "Failed"; }));
   EXPECT_EQ(Get("late")["status"]["message"],
             "Pod was rejected: The node had condition: [PIDPressure]. ");
+  // The pressure lasts: the next period evicts the next pod and counts the node event again
+  // on the same object.
+  Tick();
+  ASSERT_TRUE(Eventually([&] { return Phase("few") == "Failed"; }));
+  auto threshold_events = [&] {
+    std::vector<int64_t> counts;
+    auto l = client_.List(client::resources::Events(), "default", client::ListOptions());
+    for (const auto& e : (*l)["items"]) {
+      if (e["reason"] == "EvictionThresholdMet") counts.push_back(e.value("count", 0));
+    }
+    return counts;
+  };
+  EXPECT_TRUE(Eventually([&] { return threshold_events() == std::vector<int64_t>{2}; }));
 }
 
 // Inodes: nodefs.inodesFree (default 5%) sets DiskPressure; unused images go first, then the pod

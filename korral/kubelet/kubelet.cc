@@ -845,7 +845,7 @@ absl::Status Kubelet::Impl::SyncRunningPod(const Json& pod, PodState*) {
     if (!reject.empty()) {
       KLOG(Info, "kubelet: pod {} rejected: {}", key, reject);
       RecordEvent(&pod, "Warning", "Evicted", reject);
-      PodState::PendingKill k{reject, 0, true};
+      PodState::PendingKill k{reject, 0, true, clock.SteadyNow()};
       {
         std::lock_guard l(mu);
         auto& st = states[uid];

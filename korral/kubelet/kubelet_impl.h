@@ -77,6 +77,7 @@ struct PodState {
     std::string message;    // the status message (without "Pod was rejected: ")
     int64_t grace = 1;      // seconds; > 1: preStop hooks run
     bool rejected = false;  // admission rejection: nothing ran, status only
+    std::chrono::steady_clock::time_point since{};  // when it was decided
   };
   std::optional<PendingKill> pending_kill;
   std::map<std::string, std::chrono::steady_clock::time_point> pull_failed_at;  // by container
@@ -140,6 +141,14 @@ struct Kubelet::Impl {
   std::map<int, std::chrono::steady_clock::time_point> threshold_first_observed;
   std::chrono::steady_clock::time_point last_eviction_check{};
   std::atomic<bool> memory_pressure{false}, disk_pressure{false}, pid_pressure{false};
+  // Events posted recently, by involved object/type/reason/message (RecordEvent aggregates
+  // repeats into their count).
+  struct RecordedEvent {
+    std::string name;
+    int64_t count = 1;
+    std::chrono::steady_clock::time_point last{};
+  };
+  std::map<std::string, RecordedEvent> recorded_events;
   // Image GC (image_gc.cc): first seen / last used per image id.
   struct ImageRecord {
     std::chrono::steady_clock::time_point first_detected, last_used;
