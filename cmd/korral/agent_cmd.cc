@@ -4,7 +4,8 @@
 //                [--container-runtime-endpoint unix:///...] [--registry-port P] ...
 //   korral server ...            runs a local agent in-process (data under DATA_DIR/agent)
 //                                unless --disable-agent; --agent-arg key=value passes flags
-//   korral images import FILE    loads an OCI archive into the agent's containerd and registry
+//   korral images import FILE    loads an OCI or Docker archive into the agent's containerd
+//                                and its registry
 //   korral hollow-nodes --count N --kubeconfig F   N kubelets on the fake CRI runtime
 #include <signal.h>
 #include <unistd.h>
@@ -178,12 +179,13 @@ void RegisterAgentComponent(Components& components) {
     auto s = std::make_shared<ImageSettings>();
     Component c;
     c.name = "images";
-    c.description = "Manage the node's images (import an OCI archive)";
+    c.description = "Manage the node's images (import an OCI or Docker archive)";
     c.add_flags = [s](CLI::App* cmd) {
       auto* imp = cmd->add_subcommand("import",
-                                      "Load an OCI archive into containerd and the "
-                                      "local registry");
-      imp->add_option("file", s->file, "OCI image archive (oci-archive tar)")->required();
+                                      "Load an OCI or Docker archive into containerd "
+                                      "and the local registry");
+      imp->add_option("file", s->file, "Image archive (oci-archive or docker save tar)")
+          ->required();
       imp->add_option("--data-dir", s->data_dir, "The agent's data dir")->capture_default_str();
       imp->add_option("--containerd-socket", s->socket,
                       "containerd socket (default: DATA_DIR/containerd/containerd.sock)");

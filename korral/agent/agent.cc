@@ -230,14 +230,22 @@ absl::Status ImportImage(const std::string& archive_path, const std::string& soc
   if (registry_port > 0) {
     std::ifstream in(archive_path, std::ios::binary);
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    KORRAL_ASSIGN_OR_RETURN(auto img, ReadOciArchive(data));
-    std::string ref = img.second;  // docker.io/library/busybox:latest
-    auto slash = ref.find('/');
-    std::string path = slash == std::string::npos ? ref : ref.substr(slash + 1);
+    KORRAL_ASSIGN_OR_RETURN(ImageArchive img, ReadImageArchive(data));
+    // The local registry mirrors docker.io only: images of other registries are in containerd
+    // (IfNotPresent runs them) but a pull goes to their own registry, as upstream.
+    constexpr std::string_view kDockerHub = "docker.io/";
+    if (img.ref.rfind(kDockerHub, 0) != 0 || img.ref.find('@') != std::string::npos) {
+      KLOG(Info,
+           "images: {} imported into containerd; not pushed to the local registry (it "
+           "mirrors docker.io tags only)",
+           img.ref);
+      return absl::OkStatus();
+    }
+    std::string path = img.ref.substr(kDockerHub.size());  // library/busybox:latest
     auto colon = path.rfind(':');
-    std::string repo = colon == std::string::npos ? path : path.substr(0, colon);
-    std::string tag = colon == std::string::npos ? "latest" : path.substr(colon + 1);
-    KORRAL_RETURN_IF_ERROR(PushToRegistry(img.first, registry_port, repo, tag));
+    std::string repo = path.substr(0, colon);
+    std::string tag = path.substr(colon + 1);
+    KORRAL_RETURN_IF_ERROR(PushToRegistry(img, registry_port, repo, tag));
   }
   return absl::OkStatus();
 }

@@ -275,43 +275,161 @@ std::string OciArchive(const OciImage& image, const std::string& ref) {
   return MakeTar(e);
 }
 
-absl::StatusOr<std::pair<OciImage, std::string>> ReadOciArchive(const std::string& archive) {
-  KORRAL_ASSIGN_OR_RETURN(auto files, ReadTarFiles(archive));
-  auto idx = files.find("index.json");
-  if (idx == files.end()) return Err("not an OCI archive (no index.json)");
-  Json index = Json::parse(idx->second, nullptr, false);
-  if (!index.is_object() || index.value("manifests", Json::array()).empty()) {
-    return Err("OCI archive has no manifests");
+std::string NormalizeImageRef(const std::string& ref) {
+  std::string name = ref, suffix;
+  if (auto at = name.find('@'); at != std::string::npos) {
+    suffix = name.substr(at);
+    name = name.substr(0, at);
   }
-  const Json& m = index["manifests"][0];
-  std::string ref = m.value("annotations", Json::object()).value("io.containerd.image.name", "");
-  if (ref.empty()) {
-    ref = m.value("annotations", Json::object()).value("org.opencontainers.image.ref.name", "");
-  }
+  auto slash = name.find('/');
+  std::string first = slash == std::string::npos ? "" : name.substr(0, slash);
+  bool has_domain =
+      !first.empty() && (first.find('.') != std::string::npos ||
+                         first.find(':') != std::string::npos || first == "localhost");
+  if (!has_domain) name = (slash == std::string::npos ? "docker.io/library/" : "docker.io/") + name;
+  auto last_slash = name.rfind('/');
+  if (suffix.empty() && name.find(':', last_slash) == std::string::npos) name += ":latest";
+  return name + suffix;
+}
+
+namespace {
+
+constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
+constexpr char kOciIndex[] = "application/vnd.oci.image.index.v1+json";
+constexpr char kDockerManifestList[] = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+bool IsGzip(const std::string& data) {
+  return data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f &&
+         static_cast<unsigned char>(data[1]) == 0x8b;
+}
+
+absl::StatusOr<ImageArchive> ReadOciLayout(const std::map<std::string, std::string>& files) {
   auto blob = [&](const std::string& digest) -> absl::StatusOr<std::string> {
-    auto it = files.find("blobs/sha256/" + digest.substr(digest.find(':') + 1));
+    auto colon = digest.find(':');
+    if (colon == std::string::npos) return Err("bad digest \"" + digest + "\"");
+    auto it = files.find("blobs/" + digest.substr(0, colon) + "/" + digest.substr(colon + 1));
     if (it == files.end()) return Err("missing blob " + digest);
     return it->second;
   };
-  OciImage img;
-  img.manifest_digest = m.value("digest", "");
+  Json index = Json::parse(files.at("index.json"), nullptr, false);
+  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array() ||
+      index["manifests"].empty()) {
+    return Err("OCI archive has no manifests");
+  }
+  Json desc = index["manifests"][0];
+  const Json annotations = desc.value("annotations", Json::object());
+  ImageArchive img;
+  img.ref = annotations.value("io.containerd.image.name", "");
+  if (img.ref.empty()) img.ref = annotations.value("org.opencontainers.image.ref.name", "");
+  if (img.ref.empty()) return Err("OCI archive names no image (no io.containerd.image.name)");
+  if (img.ref.find('/') == std::string::npos && img.ref.find(':') == std::string::npos) {
+    // org.opencontainers.image.ref.name may be a bare tag.
+    return Err("OCI archive names only a tag (\"" + img.ref + "\"), not an image");
+  }
+  img.ref = NormalizeImageRef(img.ref);
+  // An image index (multi-platform): its linux/amd64 manifest, else the first.
+  for (int depth = 0; depth < 2; ++depth) {
+    std::string mt = desc.value("mediaType", "");
+    if (mt != kOciIndex && mt != kDockerManifestList) break;
+    KORRAL_ASSIGN_OR_RETURN(std::string data, blob(desc.value("digest", "")));
+    Json sub = Json::parse(data, nullptr, false);
+    if (!sub.is_object() || !sub.contains("manifests") || !sub["manifests"].is_array() ||
+        sub["manifests"].empty()) {
+      return Err("image index without manifests");
+    }
+    desc = sub["manifests"][0];
+    for (const auto& m : sub["manifests"]) {
+      const Json p = m.value("platform", Json::object());
+      if (p.value("os", "") == "linux" && p.value("architecture", "") == "amd64") {
+        desc = m;
+        break;
+      }
+    }
+  }
+  img.manifest_digest = desc.value("digest", "");
+  img.manifest_media_type = desc.value("mediaType", kOciManifest);
   KORRAL_ASSIGN_OR_RETURN(img.manifest, blob(img.manifest_digest));
   Json manifest = Json::parse(img.manifest, nullptr, false);
-  if (!manifest.is_object() || manifest.value("layers", Json::array()).size() != 1) {
-    // TODO(korral): multi-layer images for the registry push.
-    return Err("only single-layer OCI images can be pushed to the local registry");
+  if (!manifest.is_object() || !manifest.contains("config") || !manifest["config"].is_object() ||
+      !manifest.contains("layers") || !manifest["layers"].is_array()) {
+    return Err("bad image manifest " + img.manifest_digest);
   }
   img.config_digest = manifest["config"].value("digest", "");
   KORRAL_ASSIGN_OR_RETURN(img.config, blob(img.config_digest));
-  img.layer_digest = manifest["layers"][0].value("digest", "");
-  KORRAL_ASSIGN_OR_RETURN(img.layer, blob(img.layer_digest));
-  return std::make_pair(img, ref);
+  for (const auto& l : manifest["layers"]) {
+    ImageArchive::Layer layer;
+    layer.digest = l.is_object() ? l.value("digest", "") : "";
+    KORRAL_ASSIGN_OR_RETURN(layer.data, blob(layer.digest));
+    img.layers.push_back(std::move(layer));
+  }
+  return img;
 }
 
-absl::Status PushToRegistry(const OciImage& image, int port, const std::string& repo,
+absl::StatusOr<ImageArchive> ReadDockerArchive(const std::map<std::string, std::string>& files) {
+  Json list = Json::parse(files.at("manifest.json"), nullptr, false);
+  if (!list.is_array() || list.empty() || !list[0].is_object()) {
+    return Err("docker archive: manifest.json lists no image");
+  }
+  const Json& m = list[0];
+  const Json tags = m.value("RepoTags", Json::array());
+  if (!tags.is_array() || tags.empty() || !tags[0].is_string()) {
+    return Err("docker archive has no RepoTags: save it with a name (docker save NAME:TAG)");
+  }
+  auto file = [&](const Json& name) -> absl::StatusOr<std::string> {
+    if (!name.is_string()) return Err("docker archive: bad file name in manifest.json");
+    auto it = files.find(name.get<std::string>());
+    if (it == files.end()) return Err("docker archive: missing " + name.get<std::string>());
+    return it->second;
+  };
+  ImageArchive img;
+  img.ref = NormalizeImageRef(tags[0].get<std::string>());
+  KORRAL_ASSIGN_OR_RETURN(img.config, file(m.value("Config", Json())));
+  img.config_digest = "sha256:" + Sha256Hex(img.config);
+  Json layers = Json::array();
+  const Json names = m.value("Layers", Json::array());
+  if (!names.is_array()) return Err("docker archive: Layers is not a list");
+  for (const auto& n : names) {
+    ImageArchive::Layer layer;
+    KORRAL_ASSIGN_OR_RETURN(layer.data, file(n));
+    layer.digest = "sha256:" + Sha256Hex(layer.data);
+    layers.push_back(
+        {{"mediaType", IsGzip(layer.data) ? "application/vnd.oci.image.layer.v1.tar+gzip"
+                                          : "application/vnd.oci.image.layer.v1.tar"},
+         {"digest", layer.digest},
+         {"size", layer.data.size()}});
+    img.layers.push_back(std::move(layer));
+  }
+  Json manifest = {{"schemaVersion", 2},
+                   {"mediaType", kOciManifest},
+                   {"config",
+                    {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                     {"digest", img.config_digest},
+                     {"size", img.config.size()}}},
+                   {"layers", layers}};
+  img.manifest = manifest.dump();
+  img.manifest_digest = "sha256:" + Sha256Hex(img.manifest);
+  img.manifest_media_type = kOciManifest;
+  return img;
+}
+
+}  // namespace
+
+absl::StatusOr<ImageArchive> ReadImageArchive(const std::string& archive) {
+  KORRAL_ASSIGN_OR_RETURN(auto files, ReadTarFiles(archive));
+  if (files.count("index.json")) return ReadOciLayout(files);
+  if (files.count("manifest.json")) return ReadDockerArchive(files);
+  return Err(
+      "not an image archive (neither an OCI layout's index.json nor a docker archive's "
+      "manifest.json)");
+}
+
+absl::Status PushToRegistry(const ImageArchive& image, int port, const std::string& repo,
                             const std::string& tag) {
-  for (const auto* b : {&image.layer, &image.config}) {
-    std::string digest = b == &image.layer ? image.layer_digest : image.config_digest;
+  std::vector<std::pair<const std::string*, const std::string*>> blobs;  // digest, data
+  for (const auto& l : image.layers) blobs.emplace_back(&l.digest, &l.data);
+  blobs.emplace_back(&image.config_digest, &image.config);
+  for (const auto& [digest_ptr, data] : blobs) {
+    const std::string& digest = *digest_ptr;
     KORRAL_ASSIGN_OR_RETURN(
         auto head, Http(port, "HEAD", fmt::format("/v2/{}/blobs/{}", repo, digest), "", ""));
     if (head.status == 200) continue;
@@ -324,14 +442,14 @@ absl::Status PushToRegistry(const OciImage& image, int port, const std::string& 
     auto scheme = loc.find("://");
     if (scheme != std::string::npos) loc = loc.substr(loc.find('/', scheme + 3));
     loc += (loc.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digest;
-    KORRAL_ASSIGN_OR_RETURN(auto put, Http(port, "PUT", loc, *b, "application/octet-stream"));
+    KORRAL_ASSIGN_OR_RETURN(auto put, Http(port, "PUT", loc, *data, "application/octet-stream"));
     if (put.status != 201) {
       return Err(fmt::format("registry: upload {}: HTTP {} {}", digest, put.status, put.body));
     }
   }
   KORRAL_ASSIGN_OR_RETURN(
       auto put, Http(port, "PUT", fmt::format("/v2/{}/manifests/{}", repo, tag), image.manifest,
-                     "application/vnd.oci.image.manifest.v1+json"));
+                     image.manifest_media_type.empty() ? kOciManifest : image.manifest_media_type));
   if (put.status != 201) {
     return Err(fmt::format("registry: manifest: HTTP {} {}", put.status, put.body));
   }

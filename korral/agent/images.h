@@ -1,6 +1,7 @@
 // korral/agent/images.h: offline images built from the host's busybox-static (no internet):
 // hand-made OCI image archives (oci-layout, index.json, blobs/sha256/...; one uncompressed
-// layer) and a minimal registry v2 push so the local docker-registry can serve them.
+// layer), users' OCI and Docker archives read back, and a minimal registry v2 push so the local
+// docker-registry can serve them.
 #pragma once
 
 #include <map>
@@ -40,12 +41,32 @@ OciImage BuildImage(const std::vector<TarEntry>& rootfs, const std::vector<std::
 // `ctr images import` reads it (io.containerd.image.name annotation).
 std::string OciArchive(const OciImage& image, const std::string& ref);
 
+// An image read from an archive, ready to push to a registry: any number of layers, blobs as
+// they are in the archive (compressed or not).
+struct ImageArchive {
+  std::string ref;  // normalized: "docker.io/library/busybox:latest"
+  std::string manifest, manifest_digest, manifest_media_type;
+  std::string config, config_digest;
+  struct Layer {
+    std::string digest, data;
+  };
+  std::vector<Layer> layers;
+};
+// Reads an image archive as `ctr images import` accepts it:
+//  - an OCI image layout (index.json + blobs/sha256/...: OciArchive's output, skopeo's
+//    oci-archive, newer `docker save`), named by the io.containerd.image.name or
+//    org.opencontainers.image.ref.name annotation; an index pointing at an image index picks its
+//    linux/amd64 manifest (else the first);
+//  - a Docker archive (`docker save`: manifest.json with Config, RepoTags and Layers), converted
+//    to an OCI manifest over the same config and layer blobs, named by its first RepoTag.
+// Errors name what is missing (no index.json nor manifest.json, no name, a missing blob).
+absl::StatusOr<ImageArchive> ReadImageArchive(const std::string& archive);
+// Docker's reference normalization: "busybox" -> "docker.io/library/busybox:latest",
+// "user/app:1" -> "docker.io/user/app:1", "registry.local:5000/app" kept (plus ":latest").
+std::string NormalizeImageRef(const std::string& ref);
 // Pushes `image` to a plain-HTTP registry v2 at 127.0.0.1:`port` as repository `repo` with
 // tag `tag` (blobs first, then the manifest). Idempotent.
-absl::Status PushToRegistry(const OciImage& image, int port, const std::string& repo,
+absl::Status PushToRegistry(const ImageArchive& image, int port, const std::string& repo,
                             const std::string& tag);
-// Reads an OCI archive (as OciArchive writes it, or skopeo's oci-archive) back into an image and
-// its ref name. Docker archives (manifest.json) are not read here (TODO(korral)).
-absl::StatusOr<std::pair<OciImage, std::string>> ReadOciArchive(const std::string& archive);
 
 }  // namespace korral::agent

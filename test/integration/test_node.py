@@ -400,5 +400,67 @@ class NodeTest(unittest.TestCase):
         self.kubectl("delete", "deployment", "web", "--wait=false")
 
 
+    def test_15_imported_docker_archive_runs_from_the_local_registry(self):
+        """`korral images import` of a two-layer `docker save` archive: the image is pushed to the
+        local registry, so a pod with imagePullPolicy Always pulls it from there even after it is
+        removed from containerd."""
+        import hashlib
+        import io
+        import tarfile
+
+        def tar_of(entries):
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+                for name, data, link in entries:
+                    info = tarfile.TarInfo(name)
+                    if link:
+                        info.type, info.linkname = tarfile.SYMTYPE, link
+                        t.addfile(info)
+                    else:
+                        info.size, info.mode = len(data), 0o755
+                        t.addfile(info, io.BytesIO(data))
+            return buf.getvalue()
+
+        with open("/bin/busybox", "rb") as f:
+            busybox = f.read()
+        l1 = tar_of([("bin/busybox", busybox, None), ("bin/sh", b"", "/bin/busybox"),
+                     ("bin/cat", b"", "/bin/busybox")])
+        l2 = tar_of([("hello.txt", b"from layer two\n", None)])
+        digest = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()  # noqa: E731
+        cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                          "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+                          "rootfs": {"type": "layers",
+                                     "diff_ids": [digest(l1), digest(l2)]}}).encode()
+        ref = "korral-it/two-layers:v1"
+        manifest = json.dumps([{"Config": "cfg.json", "RepoTags": [ref],
+                                "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode()
+        archive = os.path.join(self.tmp, "two-layers.tar")
+        with open(archive, "wb") as f:
+            f.write(tar_of([("manifest.json", manifest, None), ("cfg.json", cfg, None),
+                            ("l1/layer.tar", l1, None), ("l2/layer.tar", l2, None)]))
+        sock = os.path.join(self.agent_dir, "containerd", "containerd.sock")
+        imp = subprocess.run([harness.KORRAL, "images", "import", archive, "--data-dir",
+                              self.agent_dir, "--registry-port", str(self.registry_port)],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(imp.returncode, 0, imp.stdout + imp.stderr)
+        full = "docker.io/" + ref
+        rm = subprocess.run(["ctr", "--address", sock, "-n", "k8s.io", "images", "rm", full],
+                            capture_output=True, text=True, timeout=60)
+        self.assertEqual(rm.returncode, 0, rm.stdout + rm.stderr)
+        p = self.pod("imported", "cat /hello.txt", image=ref, restartPolicy="Never")
+        p["spec"]["containers"][0]["imagePullPolicy"] = "Always"
+        self.apply(p)
+        wait_for(lambda: self.phase("imported") == "Succeeded", 90, what="imported Succeeded")
+        self.assertEqual(self.kubectl("logs", "imported").stdout, "from layer two\n")
+        # Unnamed archives are refused with a clear error.
+        bad = os.path.join(self.tmp, "unnamed.tar")
+        with open(bad, "wb") as f:
+            f.write(tar_of([("manifest.json", json.dumps([{"Config": "cfg.json", "Layers": []}])
+                             .encode(), None), ("cfg.json", cfg, None)]))
+        imp = subprocess.run([harness.KORRAL, "images", "import", bad, "--data-dir",
+                              self.agent_dir, "--registry-port", str(self.registry_port)],
+                             capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(imp.returncode, 0)
+
 if __name__ == "__main__":
     harness.main()
