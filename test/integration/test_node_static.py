@@ -6,7 +6,9 @@ fileCheckFrequency) and gets a mirror pod `<name>-<node>` in the API with upstre
 and the Node as its controller owner; deleting the mirror pod through the API (the apiserver
 deletes a bound pod gracefully: deletionTimestamp first) recreates it with the running pod's
 status and leaves the container alone; removing the manifest stops the pod and deletes the
-mirror pod.
+mirror pod. Under DiskPressure (the agent restarted with nodefs.available<99%, always met) a pod
+bound to the node is rejected at admission as upstream and never started, while a static
+(critical) pod runs.
 
 Every wait is on observable state with a bounded timeout (node_env.wait_for). Needs root and
 containerd/runc/CNI plugins/busybox-static/docker-registry (scripts/install-deps.sh); skips
@@ -59,19 +61,19 @@ class StaticPodTest(unittest.TestCase):
             raise
 
     @classmethod
-    def agent_args(cls, cleanup=False):
+    def agent_args(cls, cleanup=False, flags=None):
         args = [harness.KORRAL, "agent", "--kubeconfig", cls.server.kubeconfig,
                 "--data-dir", cls.agent_dir, "--node-name", cls.node,
                 "--pod-cidr", cls.pod_cidr, "--cni-bridge", cls.bridge,
                 "--cgroup-root", cls.cgroup_root, "--registry-port", str(cls.registry_port),
                 "--kubelet-port", str(harness.free_port()),
-                "--pod-manifest-path", cls.manifests] + AGENT_TEST_FLAGS
+                "--pod-manifest-path", cls.manifests] + (flags or AGENT_TEST_FLAGS)
         return args + (["--cleanup-on-exit"] if cleanup else [])
 
     @classmethod
-    def start_agent(cls, cleanup=False):
+    def start_agent(cls, cleanup=False, flags=None):
         cls.agent_log = open(os.path.join(cls.tmp, "agent.log"), "ab")
-        cls.agent = subprocess.Popen(cls.agent_args(cleanup), stdout=cls.agent_log,
+        cls.agent = subprocess.Popen(cls.agent_args(cleanup, flags), stdout=cls.agent_log,
                                      stderr=subprocess.STDOUT)
 
     @classmethod
@@ -136,7 +138,8 @@ class StaticPodTest(unittest.TestCase):
         return p
 
     def runtime_containers(self, pod_uid, state="running"):
-        """containerd's containers of the pod (by the kubelet's pod uid label) in `state`."""
+        """containerd's containers of the pod (by the kubelet's pod uid label) in `state` (None:
+        in any state, with a task or not)."""
         sock = os.path.join(self.agent_dir, "containerd", "containerd.sock")
         p = subprocess.run(["ctr", "--address", sock, "-n", "k8s.io", "tasks", "ls"],
                            capture_output=True, text=True, timeout=30)
@@ -149,7 +152,24 @@ class StaticPodTest(unittest.TestCase):
                             '==container' % pod_uid],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
-        return [c for c in p.stdout.split() if tasks.get(c) == state]
+        return [c for c in p.stdout.split() if state is None or tasks.get(c) == state]
+
+    def runtime_sandboxes(self, pod_uid):
+        """containerd's sandbox containers of the pod."""
+        sock = os.path.join(self.agent_dir, "containerd", "containerd.sock")
+        p = subprocess.run(["ctr", "--address", sock, "-n", "k8s.io", "containers", "ls", "-q",
+                            'labels."io.kubernetes.pod.uid"==%s,labels."io.cri-containerd.kind"'
+                            '==sandbox' % pod_uid],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.split()
+
+    def node_condition(self, type_):
+        node = self.server.kubectl_json("get", "node", self.node)
+        for c in node.get("status", {}).get("conditions", []):
+            if c["type"] == type_:
+                return c["status"]
+        return None
 
     def write_manifest(self, name, manifest):
         path = os.path.join(self.manifests, name)
@@ -213,6 +233,62 @@ class StaticPodTest(unittest.TestCase):
                  ACT_TIMEOUT, interval=0.5, what="static pod stopped and mirror pod gone")
         p = self.server.kubectl("get", "pods", "-o", "name")
         self.assertEqual(p.stdout.strip(), "")
+
+    def test_under_disk_pressure_new_pods_are_rejected_and_critical_ones_run(self):
+        """Admission under node pressure, as upstream's eviction admit handler: with
+        nodefs.available<99% (always met on a real disk) the node reports DiskPressure; a pod
+        bound to it is rejected (phase Failed, reason Evicted, upstream's message, a Warning
+        Evicted event) and never started, while a static pod (critical) runs. (The pod is bound
+        directly: the scheduler keeps pods off a node tainted disk-pressure.)"""
+        self.stop_agent()
+        self.start_agent(flags=["--eviction-hard", "memory.available<100Mi,nodefs.available<99%"])
+        static_path = None
+        try:
+            wait_for(lambda: self.node_condition("DiskPressure") == "True", 90, interval=0.5,
+                     what="DiskPressure=True")
+            pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "rejected", "namespace": "default"},
+                   "spec": {"nodeName": self.node, "terminationGracePeriodSeconds": 1,
+                            "containers": [{"name": "main", "image": "busybox",
+                                            "imagePullPolicy": "IfNotPresent",
+                                            "command": ["sleep", "3600"]}]}}
+            self.server.kubectl("create", "-f", "-", input=json.dumps(pod))
+
+            def rejected():
+                p = self.get_pod("rejected")
+                return p if p and p.get("status", {}).get("phase") == "Failed" else None
+            p = wait_for(rejected, ACT_TIMEOUT, interval=0.5, what="pod rejected")
+            st = p["status"]
+            self.assertEqual(st["reason"], "Evicted")
+            self.assertEqual(st["message"],
+                             "Pod was rejected: The node had condition: [DiskPressure]. ")
+            self.assertNotIn("containerStatuses", st)
+            uid = p["metadata"]["uid"]
+            self.assertEqual(self.runtime_sandboxes(uid), [])
+            self.assertEqual(self.runtime_containers(uid, state=None), [])
+            events = self.server.kubectl_json(
+                "get", "events", "--field-selector", "involvedObject.name=rejected")["items"]
+            self.assertIn(("Warning", "Evicted", "The node had condition: [DiskPressure]. "),
+                          [(e["type"], e["reason"], e["message"]) for e in events])
+
+            static_path = self.write_manifest("critical.json", {
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "critical"},
+                "spec": {"terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "main", "image": "busybox",
+                                         "imagePullPolicy": "IfNotPresent",
+                                         "command": ["sleep", "3600"]}]}})
+            wait_for(lambda: self.running_mirror("critical-" + self.node), ACT_TIMEOUT,
+                     interval=0.5, what="static pod running under DiskPressure")
+            # The rejected pod stayed as it was.
+            self.assertEqual(self.get_pod("rejected")["status"]["phase"], "Failed")
+            self.assertEqual(self.runtime_sandboxes(uid), [])
+        finally:
+            if static_path and os.path.exists(static_path):
+                os.remove(static_path)
+            self.server.kubectl("delete", "pod", "rejected", "--wait=false", check=False)
+            self.stop_agent()
+            self.start_agent()
+            wait_for(self.node_ready, 90, what="agent back without pressure")
 
 
 if __name__ == "__main__":
