@@ -218,6 +218,7 @@ absl::StatusOr<std::string> FakeRuntime::CreateContainer(const std::string& sand
     return NotFound("image", config.image().image());
   }
   std::string id = fmt::format("ctr-{:08x}", next_id_++);
+  created_configs_[config.metadata().name()] = config;
   Ctr& c = containers_[id];
   c.info.set_id(id);
   c.info.set_pod_sandbox_id(sandbox_id);
@@ -460,10 +461,38 @@ absl::StatusOr<std::string> FakeRuntime::PullImage(const v1::ImageSpec& image,
   std::lock_guard l(mu_);
   Count("PullImage");
   std::string name = NormalizeImageName(image.image());
+  if (auth) {
+    pull_auths_[name] = *auth;
+  } else {
+    pull_auths_.erase(name);
+  }
   auto err = pull_errors_.find(name);
   if (err != pull_errors_.end()) return err->second;
+  if (auto req = required_users_.find(name);
+      req != required_users_.end() && (!auth || auth->username() != req->second)) {
+    return absl::UnauthenticatedError("pull access denied: authorization required");
+  }
   images_.insert(name);
   return "sha256:fake-" + name;
+}
+
+std::optional<v1::ContainerConfig> FakeRuntime::CreatedConfig(const std::string& name) const {
+  std::lock_guard l(mu_);
+  auto it = created_configs_.find(name);
+  if (it == created_configs_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<v1::AuthConfig> FakeRuntime::PullAuth(const std::string& image) const {
+  std::lock_guard l(mu_);
+  auto it = pull_auths_.find(NormalizeImageName(image));
+  if (it == pull_auths_.end()) return std::nullopt;
+  return it->second;
+}
+
+void FakeRuntime::RequireAuth(const std::string& image, const std::string& username) {
+  std::lock_guard l(mu_);
+  required_users_[NormalizeImageName(image)] = username;
 }
 
 absl::Status FakeRuntime::RemoveImage(const v1::ImageSpec& image) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -40,6 +41,12 @@ class FakeRuntime : public Runtime {
   void SetCallHook(std::function<void(const std::string& method)> hook);
   // Calls made, by method name (for assertions).
   int Calls(const std::string& method) const;
+  // The config of the last CreateContainer for a container named `name` (nullopt: none yet).
+  std::optional<v1::ContainerConfig> CreatedConfig(const std::string& name) const;
+  // The credentials of the last PullImage of `image` (as normalized; nullopt: none given).
+  std::optional<v1::AuthConfig> PullAuth(const std::string& image) const;
+  // Pulls of `image` fail with Unauthenticated unless they carry `username`.
+  void RequireAuth(const std::string& image, const std::string& username);
   // The timeout of the last StopContainer call (-1: none yet).
   int64_t LastStopTimeout() const;
   size_t NumContainers() const;
@@ -105,6 +112,9 @@ class FakeRuntime : public Runtime {
   std::map<std::string, int> exit_scripts_;
   std::map<std::string, absl::Status> pull_errors_;
   std::map<std::string, absl::Status> start_errors_;
+  std::map<std::string, v1::ContainerConfig> created_configs_;
+  std::map<std::string, v1::AuthConfig> pull_auths_;
+  std::map<std::string, std::string> required_users_;
   std::function<v1::ExecSyncResponse(const std::string&, const std::vector<std::string>&)> exec_fn_;
   mutable std::map<std::string, int> calls_;
   std::function<void(const std::string&)> hook_;

@@ -663,7 +663,7 @@ void Kubelet::Impl::RemovePodCgroup(const std::string& parent) {
 absl::Status Kubelet::Impl::StartContainer(const Json& pod, const Json& c,
                                            const v1::PodSandboxConfig& sb,
                                            const std::string& sandbox_id, uint32_t attempt,
-                                           bool init) {
+                                           bool init, const std::string& target_container_id) {
   std::string uid = PodUid(pod), name = c.value("name", "");
   KORRAL_ASSIGN_OR_RETURN(std::string image_ref, EnsureImage(pod, c, sb));
   std::string pod_ip, host_ip = node_ip;
@@ -737,6 +737,11 @@ absl::Status Kubelet::Impl::StartContainer(const Json& pod, const Json& c,
   res->set_oom_score_adj(lr.oom_score_adj);
   auto* sc = cc.mutable_linux()->mutable_security_context();
   *sc->mutable_namespace_options() = sb.linux().security_context().namespace_options();
+  if (!target_container_id.empty()) {
+    // An ephemeral container's targetContainerName: it joins that container's PID namespace.
+    sc->mutable_namespace_options()->set_pid(v1::TARGET);
+    sc->mutable_namespace_options()->set_target_id(target_container_id);
+  }
   Json psc = pod["spec"].value("securityContext", Json::object());
   Json csc = c.value("securityContext", Json::object());
   auto pick = [&](const char* f) -> const Json* {
@@ -981,6 +986,29 @@ absl::Status Kubelet::Impl::SyncRunningPod(const Json& pod, PodState*) {
       backoff.Next(bkey, now);
       return true;
     };
+    // Ephemeral containers (kubectl debug): started once, never restarted, even while init
+    // containers have not finished (as upstream, so a stuck pod can be debugged).
+    for (const auto& c : spec.value("ephemeralContainers", EmptyArray())) {
+      std::string name = c.value("name", "");
+      if (name.empty() || rp.Latest(name)) continue;
+      if (auto r = ImagePullBackoff(uid, c, now); r.count() > 0) {
+        want_requeue(r);
+        continue;
+      }
+      std::string target_id;
+      if (std::string target = c.value("targetContainerName", ""); !target.empty()) {
+        const v1::ContainerStatus* t = rp.Latest(target);
+        if (!t || t->state() != v1::CONTAINER_RUNNING) {
+          SetWaiting(uid, name, "ContainerCreating",
+                     fmt::format("waiting for target container \"{}\" to run", target));
+          want_requeue(seconds(1));
+          continue;
+        }
+        target_id = t->id();
+      }
+      absl::Status s = StartContainer(pod, c, sbc, sandbox_id, 0, false, target_id);
+      if (!s.ok()) want_requeue(seconds(1));
+    }
     // Init containers, one at a time, in order.
     bool initialized = true;
     for (const auto& c : spec.value("initContainers", EmptyArray())) {
@@ -1153,6 +1181,13 @@ Json Kubelet::Impl::BuildStatus(const Json& pod, const RuntimePod& rp, const std
     if (!s.value("ready", false)) all_ready = false;
     statuses.push_back(std::move(s));
   }
+  // Ephemeral containers: reported, never ready, and no part of the phase or readiness.
+  Json ephemeral_statuses = Json::array();
+  for (const auto& c : spec.value("ephemeralContainers", EmptyArray())) {
+    Json s = ContainerStatusJson(pod, c, rp, sandbox_id, false, true);
+    s["ready"] = false;
+    ephemeral_statuses.push_back(std::move(s));
+  }
   std::string phase = ComputePhase(spec, init_statuses, statuses);
   Json st = Json::object();
   st["phase"] = phase;
@@ -1166,6 +1201,7 @@ Json Kubelet::Impl::BuildStatus(const Json& pod, const RuntimePod& rp, const std
   st["qosClass"] = api::defaults::PodQosClass(pod);
   if (!init_statuses.empty()) st["initContainerStatuses"] = init_statuses;
   st["containerStatuses"] = statuses;
+  if (!ephemeral_statuses.empty()) st["ephemeralContainerStatuses"] = ephemeral_statuses;
   bool terminal = phase == "Succeeded" || phase == "Failed";
   // Conditions, keeping lastTransitionTime when the status did not change.
   std::map<std::string, Json> old_conds;

@@ -183,7 +183,8 @@ struct Kubelet::Impl {
   absl::Status SyncRunningPod(const Json& pod, PodState* st_copy);
   v1::PodSandboxConfig SandboxConfig(const Json& pod, uint32_t attempt) const;
   absl::Status StartContainer(const Json& pod, const Json& c, const v1::PodSandboxConfig& sb,
-                              const std::string& sandbox_id, uint32_t attempt, bool init);
+                              const std::string& sandbox_id, uint32_t attempt, bool init,
+                              const std::string& target_container_id = "");
   // >0 while `c`'s image pull is backing off (its waiting reason becomes ImagePullBackOff).
   std::chrono::nanoseconds ImagePullBackoff(const std::string& uid, const Json& c,
                                             std::chrono::steady_clock::time_point now);

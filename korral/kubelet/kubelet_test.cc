@@ -216,5 +216,41 @@ TEST_F(KubeletTest, InitContainersRunInOrder) {
   EXPECT_EQ(st["initContainerStatuses"][1]["state"]["terminated"]["reason"], "Completed");
 }
 
+// `kubectl debug --target=c`: an ephemeral container added to a running pod starts in the
+// target's PID namespace, is reported in ephemeralContainerStatuses (never ready), and is not
+// restarted when it exits.
+TEST_F(KubeletTest, EphemeralContainerJoinsItsTargetAndIsNotRestarted) {
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("dbg")).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("dbg") == "Running"; }));
+  std::string target_id = GetPod("dbg")["status"]["containerStatuses"][0]["containerID"];
+  target_id = target_id.substr(target_id.find("://") + 3);
+  runtime_.SetExitScript("debugger", 0);
+  Json pod = GetPod("dbg");
+  pod["spec"]["ephemeralContainers"] = Json::array(
+      {{{"name", "debugger"}, {"image", "busybox:1.0"}, {"targetContainerName", "c"}}});
+  ASSERT_TRUE(client_.Update(Pods(), "default", pod).ok());
+  auto ephemeral_state = [&]() -> Json {
+    Json st = GetPod("dbg")["status"];
+    if (!st.contains("ephemeralContainerStatuses")) return Json();
+    return st["ephemeralContainerStatuses"][0];
+  };
+  ASSERT_TRUE(Eventually([&] {
+    Json s = ephemeral_state();
+    return s.is_object() && s["state"].contains("terminated");
+  }));
+  auto cfg = runtime_.CreatedConfig("debugger");
+  ASSERT_TRUE(cfg.has_value());
+  EXPECT_EQ(cfg->linux().security_context().namespace_options().pid(), cri::v1::TARGET);
+  EXPECT_EQ(cfg->linux().security_context().namespace_options().target_id(), target_id);
+  Json s = ephemeral_state();
+  EXPECT_EQ(s["ready"], false);
+  EXPECT_EQ(s["state"]["terminated"]["exitCode"], 0);
+  int created = runtime_.Calls("CreateContainer");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // several relists
+  EXPECT_EQ(runtime_.Calls("CreateContainer"), created);
+  EXPECT_EQ(Phase("dbg"), "Running");
+  EXPECT_EQ(GetPod("dbg")["status"]["containerStatuses"][0]["ready"], true);
+}
+
 }  // namespace
 }  // namespace korral::kubelet
