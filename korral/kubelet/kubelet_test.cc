@@ -226,8 +226,8 @@ TEST_F(KubeletTest, EphemeralContainerJoinsItsTargetAndIsNotRestarted) {
   target_id = target_id.substr(target_id.find("://") + 3);
   runtime_.SetExitScript("debugger", 0);
   Json pod = GetPod("dbg");
-  pod["spec"]["ephemeralContainers"] = Json::array(
-      {{{"name", "debugger"}, {"image", "busybox:1.0"}, {"targetContainerName", "c"}}});
+  pod["spec"]["ephemeralContainers"] =
+      Json::array({{{"name", "debugger"}, {"image", "busybox:1.0"}, {"targetContainerName", "c"}}});
   ASSERT_TRUE(client_.Update(Pods(), "default", pod).ok());
   auto ephemeral_state = [&]() -> Json {
     Json st = GetPod("dbg")["status"];
