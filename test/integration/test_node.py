@@ -462,5 +462,23 @@ class NodeTest(unittest.TestCase):
                              capture_output=True, text=True, timeout=120)
         self.assertNotEqual(imp.returncode, 0)
 
+    def test_16_kubectl_debug_ephemeral_container_sees_the_target(self):
+        self.apply(self.pod("target", "sleep 3600"))
+        wait_for(lambda: self.phase("target") == "Running", 60, what="target Running")
+        self.kubectl("debug", "target", "--image=busybox", "--target=main", "--container=dbg",
+                     "--", "sh", "-c", "ps -o args")
+
+        def dbg_done():
+            st = self.get_pod("target")["status"].get("ephemeralContainerStatuses", [])
+            return st and "terminated" in st[0].get("state", {})
+        wait_for(dbg_done, 60, what="the debug container to finish")
+        st = self.get_pod("target")["status"]["ephemeralContainerStatuses"][0]
+        self.assertEqual(st["name"], "dbg")
+        self.assertEqual(st["state"]["terminated"]["exitCode"], 0)
+        # It shared the target's PID namespace: the target's process is in its `ps`.
+        self.assertIn("sleep 3600", self.kubectl("logs", "target", "-c", "dbg").stdout)
+        self.assertEqual(self.get_pod("target")["status"]["containerStatuses"][0]["restartCount"],
+                         0)
+
 if __name__ == "__main__":
     harness.main()
