@@ -15,6 +15,7 @@
 #include "korral/base/status.h"
 #include "korral/client/errors.h"
 #include "korral/kubelet/kubelet_impl.h"
+#include "korral/kubelet/pull_secrets.h"
 
 namespace korral::kubelet {
 
@@ -606,7 +607,45 @@ absl::StatusOr<std::string> Kubelet::Impl::EnsureImage(const Json& pod, const Js
   }
   std::string bkey = "pull/" + uid + "/" + image;
   auto now = clock.SteadyNow();
-  auto pulled = rt.PullImage(spec, nullptr, &sb);
+  // imagePullSecrets: each matching credential in turn (upstream), else anonymously.
+  std::vector<Json> secrets;
+  std::vector<std::string> missing;
+  const std::string ns = pod["metadata"].value("namespace", "");
+  for (const auto& ref : pod["spec"].value("imagePullSecrets", EmptyArray())) {
+    std::string secret_name = ref.is_object() ? ref.value("name", "") : "";
+    if (secret_name.empty()) continue;
+    auto secret = client.Get(client::resources::Secrets(), ns, secret_name);
+    if (secret.ok()) {
+      secrets.push_back(std::move(*secret));
+    } else {
+      missing.push_back(secret_name);
+    }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + std::string("\"") + m + "\"";
+    RecordEvent(&pod, "Warning", "FailedToRetrieveImagePullSecret",
+                fmt::format("Unable to retrieve some image pull secrets ({}); attempting to pull "
+                            "the image may not succeed.",
+                            list));
+  }
+  absl::StatusOr<std::string> pulled = absl::UnknownError("no pull attempted");
+  std::vector<RegistryCredential> creds = CredentialsFor(secrets, image);
+  if (creds.empty()) {
+    pulled = rt.PullImage(spec, nullptr, &sb);
+  } else {
+    for (const auto& cred : creds) {
+      v1::AuthConfig auth;
+      auth.set_username(cred.username);
+      auth.set_password(cred.password);
+      auth.set_auth(cred.auth);
+      auth.set_server_address(cred.server_address);
+      auth.set_identity_token(cred.identity_token);
+      auth.set_registry_token(cred.registry_token);
+      pulled = rt.PullImage(spec, &auth, &sb);
+      if (pulled.ok()) break;
+    }
+  }
   if (!pulled.ok()) {
     backoff.Next(bkey, now);
     {

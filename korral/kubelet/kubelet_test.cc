@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "korral/client/fake_client.h"
 #include "korral/cri/fake.h"
 
@@ -250,6 +251,51 @@ TEST_F(KubeletTest, EphemeralContainerJoinsItsTargetAndIsNotRestarted) {
   EXPECT_EQ(runtime_.Calls("CreateContainer"), created);
   EXPECT_EQ(Phase("dbg"), "Running");
   EXPECT_EQ(GetPod("dbg")["status"]["containerStatuses"][0]["ready"], true);
+}
+
+// imagePullSecrets: the matching credential reaches PullImage; without it the pull fails.
+TEST_F(KubeletTest, ImagePullSecretsAuthenticateThePull) {
+  const std::string image = "private.example.com/team/app:1";
+  runtime_.RequireAuth(image, "robot");
+  std::string cfg =
+      Json{{"auths", {{"private.example.com", {{"username", "robot"}, {"password", "s3cret"}}}}}}
+          .dump();
+  ASSERT_TRUE(client_
+                  .Create(client::resources::Secrets(), "default",
+                          {{"apiVersion", "v1"},
+                           {"kind", "Secret"},
+                           {"metadata", {{"name", "regcred"}, {"namespace", "default"}}},
+                           {"type", "kubernetes.io/dockerconfigjson"},
+                           {"data", {{".dockerconfigjson", absl::Base64Escape(cfg)}}}})
+                  .ok());
+  Json with = MakePod("with-secret");
+  with["spec"]["containers"][0]["image"] = image;
+  with["spec"]["imagePullSecrets"] = Json::array({{{"name", "regcred"}}});
+  ASSERT_TRUE(client_.Create(Pods(), "default", with).ok());
+  ASSERT_TRUE(Eventually([&] { return Phase("with-secret") == "Running"; }));
+  auto auth = runtime_.PullAuth(image);
+  ASSERT_TRUE(auth.has_value());
+  EXPECT_EQ(auth->username(), "robot");
+  EXPECT_EQ(auth->password(), "s3cret");
+  EXPECT_EQ(auth->server_address(), "private.example.com");
+
+  runtime_.RemoveImage([&] {
+    cri::v1::ImageSpec s;
+    s.set_image(image);
+    return s;
+  }());
+  Json without = MakePod("no-secret");
+  without["spec"]["containers"][0]["image"] = image;
+  without["spec"]["imagePullSecrets"] = Json::array({{{"name", "missing"}}});
+  ASSERT_TRUE(client_.Create(Pods(), "default", without).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Json p = GetPod("no-secret");
+    auto cs = p.value("status", Json::object()).value("containerStatuses", Json::array());
+    if (cs.empty()) return false;
+    std::string reason = cs[0]["state"].value("waiting", Json::object()).value("reason", "");
+    return reason == "ErrImagePull" || reason == "ImagePullBackOff";
+  }));
+  EXPECT_FALSE(runtime_.PullAuth(image).has_value());
 }
 
 }  // namespace
