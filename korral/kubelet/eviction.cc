@@ -23,8 +23,12 @@
 // node.kubernetes.io/memory-pressure:NoSchedule) or DiskPressure / PIDPressure (every pod);
 // critical pods are always admitted. Rejected: Warning Evicted event, phase Failed, reason
 // Evicted, message "Pod was rejected: The node had condition: [DiskPressure]. ", nothing started.
+// Local storage limits (upstream's localStorageEviction, checked every period whatever the
+// pressure): a pod using more than an emptyDir's sizeLimit, the sum of its containers'
+// ephemeral-storage limits or a container's own limit is evicted at once (1 s), with upstream's
+// message and no DisruptionTarget condition.
 // TODO(korral): evictionMinimumReclaim, allocatableMemory.available, the offending container
-// annotations on the Evicted event, local ephemeral-storage limit evictions.
+// annotations on the Evicted event.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -468,7 +472,6 @@ void Kubelet::Impl::EvictionTick() {
          memory_pressure.load(), disk_pressure.load(), pid_pressure.load());
     UpdateNodeStatus(false);
   }
-  if (driving.empty()) return;
   {
     // As upstream's waitForPodsCleanup: no new eviction while the last one is still being
     // carried out (its pod's sync may be finishing a slow CRI call), for up to 30 s.
@@ -481,6 +484,8 @@ void Kubelet::Impl::EvictionTick() {
       }
     }
   }
+  if (LocalStorageEviction(*obs)) return;
+  if (driving.empty()) return;
   const ThresholdRef reclaim = driving.front();
   EvictionSignal signal = reclaim.signal;
   RecordEvent(nullptr, "Warning", "EvictionThresholdMet",
@@ -516,21 +521,7 @@ void Kubelet::Impl::EvictionTick() {
       }
     }
   }
-  // Candidates: the active (non-terminal, not yet evicted) pods of this node.
-  std::vector<Json> candidates;
-  for (const auto& p : BoundPods()) {
-    std::string phase = p->value("status", Json::object()).value("phase", "");
-    if (phase == "Succeeded" || phase == "Failed") continue;
-    const Json& md = (*p)["metadata"];
-    if (md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null()) continue;
-    if (IsMirrorPod(*p)) continue;
-    {
-      std::lock_guard l(mu);
-      auto it = states.find(PodUid(*p));
-      if (it != states.end() && it->second.evicted) continue;
-    }
-    candidates.push_back(*p);
-  }
+  std::vector<Json> candidates = EvictionCandidates();
   std::map<std::string, const Json*> by_uid;
   for (const auto& p : candidates) by_uid[PodUid(p)] = &p;
   // Hard thresholds (and soft ones without a grace period, as upstream) stop the pod in 1 s.
@@ -546,21 +537,109 @@ void Kubelet::Impl::EvictionTick() {
       grace = std::min<int64_t>(std::max<int64_t>(ec.max_pod_grace_period_seconds, 0),
                                 pod["spec"].value("terminationGracePeriodSeconds", int64_t{30}));
     }
-    std::string message = EvictionMessage(pod, *obs, signal, threshold, available);
-    KLOG(Info, "kubelet: evicting pod {} (grace {}s): {}", PodKey(pod), grace, message);
-    RecordEvent(&pod, "Warning", "Evicted", message);
-    {
-      std::lock_guard l(mu);
-      auto& st = states[uid];
-      st.evicted = true;  // no sync starts, restarts or reports it from now on
-      st.pending_kill = PodState::PendingKill{message, grace, false, now};
-    }
-    // The pod's sync stops it and writes the status: after any sync in flight (which may still
-    // be creating its sandbox or containers), never beside it.
-    Enqueue(PodKey(pod));
+    StartEviction(pod, EvictionMessage(pod, *obs, signal, threshold, available), grace, true);
     return;  // at most one pod per monitoring period, as upstream
   }
   KLOG(Warning, "kubelet: eviction: threshold met for {} but no pod to evict", SignalName(signal));
+}
+
+std::vector<Json> Kubelet::Impl::EvictionCandidates() {
+  std::vector<Json> candidates;
+  for (const auto& p : BoundPods()) {
+    std::string phase = p->value("status", Json::object()).value("phase", "");
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    const Json& md = (*p)["metadata"];
+    if (md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null()) continue;
+    if (IsMirrorPod(*p)) continue;
+    {
+      std::lock_guard l(mu);
+      auto it = states.find(PodUid(*p));
+      if (it != states.end() && it->second.evicted) continue;
+    }
+    candidates.push_back(*p);
+  }
+  return candidates;
+}
+
+void Kubelet::Impl::StartEviction(const Json& pod, const std::string& message, int64_t grace,
+                                  bool disruption_condition) {
+  KLOG(Info, "kubelet: evicting pod {} (grace {}s): {}", PodKey(pod), grace, message);
+  RecordEvent(&pod, "Warning", "Evicted", message);
+  {
+    std::lock_guard l(mu);
+    auto& st = states[PodUid(pod)];
+    st.evicted = true;  // no sync starts, restarts or reports it from now on
+    st.pending_kill =
+        PodState::PendingKill{message, grace, false, clock.SteadyNow(), disruption_condition};
+  }
+  // The pod's sync stops it and writes the status: after any sync in flight (which may still
+  // be creating its sandbox or containers), never beside it.
+  Enqueue(PodKey(pod));
+}
+
+namespace {
+
+// A quantity as the user wrote it (upstream prints the parsed Quantity, which keeps the form).
+std::string QuantityText(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+}  // namespace
+
+std::string LocalStorageViolation(const Json& pod, const EvictionObservation::Pod& usage) {
+  const Json& spec = pod["spec"];
+  // emptyDir volumes over their sizeLimit.
+  for (const auto& v : spec.value("volumes", Json::array())) {
+    if (!v.is_object() || !v.contains("emptyDir") || !v["emptyDir"].is_object()) continue;
+    const Json& ed = v["emptyDir"];
+    if (!ed.contains("sizeLimit") || ed["sizeLimit"].is_null()) continue;
+    int64_t limit = Quantity(ed["sizeLimit"]);
+    std::string name = v.value("name", "");
+    auto u = usage.volume_usage.find(name);
+    if (limit > 0 && u != usage.volume_usage.end() && u->second > limit) {
+      return fmt::format("Usage of EmptyDir volume \"{}\" exceeds the limit \"{}\". ", name,
+                         QuantityText(ed["sizeLimit"]));
+    }
+  }
+  // The pod's ephemeral storage over the sum of its containers' limits.
+  int64_t pod_limit = 0;
+  bool any_limit = false;
+  for (const auto& c : spec.value("containers", Json::array())) {
+    const Json& lim = c.value("resources", Json::object()).value("limits", Json::object());
+    if (lim.contains("ephemeral-storage")) {
+      any_limit = true;
+      pod_limit += Quantity(lim["ephemeral-storage"]);
+    }
+  }
+  if (any_limit && usage.disk_usage > pod_limit) {
+    return fmt::format(
+        "Pod ephemeral local storage usage exceeds the total limit of containers {}. ",
+        FormatBinaryQuantity(pod_limit));
+  }
+  // A container's rootfs and logs over its own limit.
+  for (const auto& c : spec.value("containers", Json::array())) {
+    const Json& lim = c.value("resources", Json::object()).value("limits", Json::object());
+    if (!lim.contains("ephemeral-storage")) continue;
+    int64_t limit = Quantity(lim["ephemeral-storage"]);
+    std::string name = c.value("name", "");
+    auto u = usage.container_disk.find(name);
+    if (limit > 0 && u != usage.container_disk.end() && u->second > limit) {
+      return fmt::format("Container {} exceeded its local ephemeral storage limit \"{}\". ", name,
+                         QuantityText(lim["ephemeral-storage"]));
+    }
+  }
+  return "";
+}
+
+bool Kubelet::Impl::LocalStorageEviction(const EvictionObservation& obs) {
+  bool any = false;
+  for (const auto& pod : EvictionCandidates()) {
+    auto it = obs.pods.find(PodUid(pod));
+    if (it == obs.pods.end() || IsCriticalPod(pod)) continue;
+    std::string message = LocalStorageViolation(pod, it->second);
+    if (message.empty()) continue;
+    StartEviction(pod, message, 1, false);
+    any = true;
+  }
+  return any;
 }
 
 std::string EvictionMessage(const Json& pod, const EvictionObservation& obs, EvictionSignal signal,
@@ -722,7 +801,7 @@ absl::Status Kubelet::Impl::FinishPodKill(const Json& pod, const PodState::Pendi
   Json conds = Json::array();
   for (auto& c : status.value("conditions", Json::array())) {
     std::string t = c.value("type", "");
-    if (t == "DisruptionTarget") continue;
+    if (t == "DisruptionTarget" && kill.disruption_condition) continue;
     if (t == "Ready" || t == "ContainersReady") {
       if (c.value("status", "") != "False") c["lastTransitionTime"] = now;
       c["status"] = "False";
@@ -731,12 +810,14 @@ absl::Status Kubelet::Impl::FinishPodKill(const Json& pod, const PodState::Pendi
     }
     conds.push_back(c);
   }
-  conds.push_back({{"type", "DisruptionTarget"},
-                   {"status", "True"},
-                   {"lastProbeTime", nullptr},
-                   {"lastTransitionTime", now},
-                   {"reason", "TerminationByKubelet"},
-                   {"message", kill.message}});
+  if (kill.disruption_condition) {
+    conds.push_back({{"type", "DisruptionTarget"},
+                     {"status", "True"},
+                     {"lastProbeTime", nullptr},
+                     {"lastTransitionTime", now},
+                     {"reason", "TerminationByKubelet"},
+                     {"message", kill.message}});
+  }
   status["conditions"] = conds;
   Json patch = {{"metadata", {{"uid", uid}}}, {"status", status}};
   auto r = client.Patch(client::resources::Pods(), ns, name, client::PatchType::kMerge, patch, po);

@@ -557,6 +557,66 @@ TEST_F(EvictionTest, InodePressureReclaimsImagesThenEvictsTheLargestInodeUser) {
   EXPECT_EQ(Phase("small"), "Running");
 }
 
+TEST(LocalStorageViolationTest, EmptyDirSizeLimitPodAndContainerLimits) {
+  Json pod = MakePod("p", {{"limits", {{"ephemeral-storage", "10Mi"}}}});
+  pod["spec"]["containers"].push_back(
+      {{"name", "d"},
+       {"image", "busybox:1.0"},
+       {"resources", {{"limits", {{"ephemeral-storage", "20Mi"}}}}}});
+  pod["spec"]["volumes"] = {{{"name", "scratch"}, {"emptyDir", {{"sizeLimit", "1Mi"}}}},
+                            {{"name", "free"}, {"emptyDir", Json::object()}}};
+  EvictionObservation::Pod u;
+  u.volume_usage["free"] = 1 * Gi;     // no limit
+  u.volume_usage["scratch"] = 1 * Mi;  // at the limit: fine
+  u.container_disk["c"] = 5 * Mi;
+  u.disk_usage = 6 * Mi;
+  EXPECT_EQ(LocalStorageViolation(pod, u), "");
+  u.volume_usage["scratch"] = 1 * Mi + 1;
+  EXPECT_EQ(LocalStorageViolation(pod, u),
+            "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\". ");
+  u.volume_usage["scratch"] = 0;
+  u.disk_usage = 31 * Mi;  // over 10Mi + 20Mi
+  EXPECT_EQ(LocalStorageViolation(pod, u),
+            "Pod ephemeral local storage usage exceeds the total limit of containers 30Mi. ");
+  u.disk_usage = 12 * Mi;
+  u.container_disk["c"] = 11 * Mi;  // over its own 10Mi
+  EXPECT_EQ(LocalStorageViolation(pod, u),
+            "Container c exceeded its local ephemeral storage limit \"10Mi\". ");
+}
+
+// Local storage limits are enforced whatever the node's pressure: the pod goes at once, with
+// upstream's message and without a DisruptionTarget condition; the node stays without pressure.
+TEST_F(EvictionTest, EmptyDirOverItsSizeLimitIsEvictedWithoutPressure) {
+  Json pod = MakePod("writer");
+  pod["spec"]["volumes"] = {{{"name", "scratch"}, {"emptyDir", {{"sizeLimit", "1Mi"}}}}};
+  ASSERT_TRUE(client_.Create(Pods(), "default", pod).ok());
+  ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("quiet")).ok());
+  for (const char* n : {"writer", "quiet"}) {
+    ASSERT_TRUE(Eventually([&] { return Phase(n) == "Running"; })) << n;
+  }
+  EvictionObservation o;
+  o.memory_capacity = 4 * Gi;
+  o.memory_working_set = 1 * Gi;
+  o.nodefs_capacity = 100 * Gi;
+  o.nodefs_available = 50 * Gi;
+  o.pods[Uid("writer")].volume_usage["scratch"] = 2 * Mi;
+  o.pods[Uid("quiet")].volume_usage["x"] = 2 * Mi;
+  SetObservation(o);
+  Tick();
+  ASSERT_TRUE(Eventually([&] { return Phase("writer") == "Failed"; }));
+  Json st = Get("writer")["status"];
+  EXPECT_EQ(st["reason"], "Evicted");
+  EXPECT_EQ(st["message"], "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\". ");
+  for (const auto& c : st["conditions"]) EXPECT_NE(c["type"], "DisruptionTarget");
+  EXPECT_EQ(runtime_.LastStopTimeout(), 1);
+  EXPECT_TRUE(
+      HasEvent("Warning Evicted Pod/writer: Usage of EmptyDir volume \"scratch\" exceeds the limit "
+               "\"1Mi\". "));
+  EXPECT_EQ(Phase("quiet"), "Running");
+  EXPECT_EQ(Condition("DiskPressure"), "False");
+  EXPECT_EQ(Condition("MemoryPressure"), "False");
+}
+
 TEST_F(EvictionTest, DiskPressureReclaimsImagesBeforeEvicting) {
   runtime_.AddImage("old:1");
   ASSERT_TRUE(client_.Create(Pods(), "default", MakePod("small")).ok());

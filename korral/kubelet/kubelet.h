@@ -114,6 +114,7 @@ struct EvictionObservation {
     int64_t inodes = 0;      // inodes used by the same
     int64_t processes = 0;
     std::map<std::string, int64_t> container_memory, container_disk;  // by container name
+    std::map<std::string, int64_t> volume_usage;  // bytes, by the pod spec's volume name
   };
   std::map<std::string, Pod> pods;  // by pod uid
 };

@@ -78,6 +78,7 @@ struct PodState {
     int64_t grace = 1;      // seconds; > 1: preStop hooks run
     bool rejected = false;  // admission rejection: nothing ran, status only
     std::chrono::steady_clock::time_point since{};  // when it was decided
+    bool disruption_condition = true;  // a DisruptionTarget condition (not for storage limits)
   };
   std::optional<PendingKill> pending_kill;
   std::map<std::string, std::chrono::steady_clock::time_point> pull_failed_at;  // by container
@@ -216,6 +217,15 @@ struct Kubelet::Impl {
 
   // eviction.cc
   void EvictionTick();
+  // Upstream's local storage eviction: pods over an emptyDir sizeLimit, their containers'
+  // ephemeral-storage limits (summed) or a container's own limit are evicted at once, whatever
+  // the node's pressure. Returns whether any was.
+  bool LocalStorageEviction(const EvictionObservation& obs);
+  // Marks the pod evicted with `message` and hands it to its sync (events included).
+  void StartEviction(const Json& pod, const std::string& message, int64_t grace,
+                     bool disruption_condition);
+  // The active pods of this node that may be evicted (not terminal, deleted, mirror or evicted).
+  std::vector<Json> EvictionCandidates();
   // Carries out a pending eviction or admission rejection in the pod's sync: stops what runs
   // (`kill.grace` seconds, preStop hooks when > 1) and writes the final Failed/Evicted status.
   absl::Status FinishPodKill(const Json& pod, const PodState::PendingKill& kill);
@@ -285,6 +295,8 @@ bool IsCriticalPod(const Json& pod);
 std::string FormatBinaryQuantity(int64_t bytes);
 // resource.Quantity's String() for a count in DecimalSI ("1500", "2k", "3M").
 std::string FormatDecimalQuantity(int64_t n);
+// The local storage limit `pod` exceeds in `usage` (upstream's message), or "".
+std::string LocalStorageViolation(const Json& pod, const EvictionObservation::Pod& usage);
 // Upstream's eviction message: "The node was low on resource: memory. Threshold quantity: 100Mi,
 // available: 50Mi. Container c was using 200Mi, request is 10Mi, has larger consumption of
 // memory. " (one sentence per container, init containers included, whose usage exceeds its

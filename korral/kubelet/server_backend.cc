@@ -349,6 +349,7 @@ EvictionStatsFn NewSamplerEvictionStats(stats::Sampler* sampler) {
             static_cast<int64_t>((c.rootfs ? c.rootfs->inodes : 0) + (c.logs ? c.logs->inodes : 0));
       }
       for (const auto& v : p.volumes) {
+        if (v.usage) op.volume_usage[v.ref.name] = static_cast<int64_t>(v.usage->bytes);
         if (v.ref.ephemeral && v.usage) {
           op.disk_usage += static_cast<int64_t>(v.usage->bytes);
           op.inodes += static_cast<int64_t>(v.usage->inodes);
