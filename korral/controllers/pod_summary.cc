@@ -133,6 +133,12 @@ bool PodSummary::HasAllLabels(const Json& want) const {
   return true;
 }
 
+Json PodSummary::LabelsJson() const {
+  Json out = Json::object();
+  for (const auto& [k, v] : labels) out[k] = v;
+  return out;
+}
+
 bool PodSummary::Available(std::int64_t min_ready_seconds, TimePoint now) const {
   if (!ready) return false;
   if (min_ready_seconds == 0) return true;
@@ -232,20 +238,25 @@ std::vector<PodSummaryPtr> ListPodSummaries(const client::Indexer& pods) {
   return out;
 }
 
-std::vector<client::ObjectPtr> PodsWithLabels(const client::Indexer& pods, const std::string& ns,
-                                              const Json& map_selector) {
+std::vector<client::ObjectPtr> PodsWhere(const client::Indexer& pods, const std::string& ns,
+                                         const std::function<bool(const PodSummary&)>& keep) {
   std::vector<client::ObjectPtr> out;
   if (!pods.has_summaries()) {
     for (client::ObjectPtr& p : pods.ListNamespace(ns)) {
-      if (SummarizePod(*p)->HasAllLabels(map_selector)) out.push_back(std::move(p));
+      if (keep(*SummarizePod(*p))) out.push_back(std::move(p));
     }
     return out;
   }
   for (const PodSummaryPtr& s : PodSummariesByIndex(pods, client::kNamespaceIndex, ns)) {
-    if (!s->HasAllLabels(map_selector)) continue;
+    if (!keep(*s)) continue;
     if (client::ObjectPtr p = pods.Get(s->key)) out.push_back(std::move(p));
   }
   return out;
+}
+
+std::vector<client::ObjectPtr> PodsWithLabels(const client::Indexer& pods, const std::string& ns,
+                                              const Json& map_selector) {
+  return PodsWhere(pods, ns, [&](const PodSummary& s) { return s.HasAllLabels(map_selector); });
 }
 
 }  // namespace korral::controllers

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,8 @@ struct PodSummary {
   bool Matches(const labels::LabelSelector& selector) const;
   // Every key/value of `labels` (a JSON object; anything else counts as empty) is on the pod.
   bool HasAllLabels(const nlohmann::json& labels) const;
+  // metadata.labels as a JSON object (string values only), for JSON-based selector helpers.
+  nlohmann::json LabelsJson() const;
   // Upstream podutil.IsPodAvailable.
   bool Available(std::int64_t min_ready_seconds, TimePoint now) const;
 };
@@ -85,5 +88,8 @@ std::vector<PodSummaryPtr> ListPodSummaries(const client::Indexer& pods);
 // pods are filtered by summary first, so only the selected ones are decoded.
 std::vector<client::ObjectPtr> PodsWithLabels(const client::Indexer& pods, const std::string& ns,
                                               const nlohmann::json& map_selector);
+// The cached pods of namespace `ns` whose summary passes `keep`, decoded (in key order).
+std::vector<client::ObjectPtr> PodsWhere(const client::Indexer& pods, const std::string& ns,
+                                         const std::function<bool(const PodSummary&)>& keep);
 
 }  // namespace korral::controllers

@@ -205,6 +205,38 @@ TEST(PodCacheTest, FactoryCachesPodsPackedWithSummaries) {
   EXPECT_EQ(ListPodSummaries(pods->indexer()).size(), 1u);
 }
 
+TEST(PodCacheTest, PodsWhereDecodesOnlyTheSelectedPods) {
+  for (bool summaries : {true, false}) {
+    client::Indexer cache(/*compact=*/true, summaries ? PodSummaryFunc() : nullptr);
+    auto pod = [](const std::string& ns, const std::string& name, const Json& labels) {
+      return std::make_shared<const Json>(
+          Json{{"metadata", {{"namespace", ns}, {"name", name}, {"labels", labels}}}});
+    };
+    cache.Upsert(pod("a", "web-1", {{"app", "web"}, {"tier", "front"}}));
+    cache.Upsert(pod("a", "web-2", {{"app", "web"}}));
+    cache.Upsert(pod("a", "db-1", {{"app", "db"}}));
+    cache.Upsert(pod("b", "web-3", {{"app", "web"}}));
+    std::vector<std::string> got;
+    for (const auto& p : PodsWithLabels(cache, "a", Json{{"app", "web"}})) {
+      got.push_back(client::ObjectKey(*p));
+    }
+    EXPECT_EQ(got, (std::vector<std::string>{"a/web-1", "a/web-2"})) << summaries;
+    got.clear();
+    for (const auto& p : PodsWhere(cache, "a", [](const PodSummary& s) {
+           return LabelSelectorMatches(Json{{"matchLabels", {{"tier", "front"}}}}, s.LabelsJson());
+         })) {
+      got.push_back(client::ObjectKey(*p));
+    }
+    EXPECT_EQ(got, (std::vector<std::string>{"a/web-1"})) << summaries;
+    // The decoded pod is the stored one.
+    auto selected = PodsWithLabels(cache, "b", Json{{"app", "web"}});
+    ASSERT_EQ(selected.size(), 1u);
+    EXPECT_EQ((*selected[0])["metadata"]["labels"], Json({{"app", "web"}}));
+  }
+  EXPECT_EQ(SummarizePod(FullPod())->LabelsJson(),
+            Json({{"app", "web"}, {"pod-template-hash", "7d4b9c"}, {"tier", "3"}}));
+}
+
 TEST(PodCacheTest, HelpersSummarizeWhenTheCacheHasNoSummaries) {
   client::Indexer plain;
   plain.Upsert(std::make_shared<const Json>(FullPod()));

@@ -6,6 +6,7 @@
 
 #include "korral/base/status.h"
 #include "korral/client/errors.h"
+#include "korral/controllers/pod_summary.h"
 
 namespace korral::controllers {
 namespace {
@@ -113,12 +114,10 @@ absl::Status DisruptionController::Sync(const std::string& key) {
   std::string ns = NamespaceOf(pdb);
   const Json spec = pdb.value("spec", Json::object());
   const Json selector = spec.value("selector", Json::object());
-  std::vector<client::ObjectPtr> pods;
-  for (const auto& p : pods_->indexer().ListNamespace(ns)) {
-    if (LabelSelectorMatches(selector, (*p)["metadata"].value("labels", Json::object()))) {
-      pods.push_back(p);
-    }
-  }
+  // Selected by summary (the pod cache is packed: pod_summary.h); only those are decoded.
+  std::vector<client::ObjectPtr> pods = PodsWhere(pods_->indexer(), ns, [&](const PodSummary& s) {
+    return LabelSelectorMatches(selector, s.LabelsJson());
+  });
   int64_t healthy = 0;
   for (const auto& p : pods) healthy += IsPodReady(*p) && !IsBeingDeleted(*p);
   int64_t expected = 0, desired = 0;
