@@ -429,6 +429,40 @@ class SecurityTest(harness.ServerTestCase):
         self.assertLessEqual(len(created), 3, names)
         self.assertTrue(any("exceeded quota: q" in e for e in errs), errs)
 
+    def test_scoped_resource_quota_counts_only_matching_pods(self):
+        k = self.server.kubectl
+        k("create", "namespace", "scoped-ns")
+        k("create", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": "be", "namespace": "scoped-ns"},
+            "spec": {"hard": {"pods": "1"}, "scopes": ["BestEffort"]}}))
+
+        def pod(name, best_effort):
+            c = {"name": "c", "image": "busybox"}
+            if not best_effort:
+                c["resources"] = {"requests": {"cpu": "10m", "memory": "8Mi"}}
+            return json.dumps({"apiVersion": "v1", "kind": "Pod",
+                               "metadata": {"name": name, "namespace": "scoped-ns"},
+                               "spec": {"containers": [c]}})
+        # Pods out of the scope are not charged, however many.
+        for i in range(3):
+            k("create", "-f", "-", input=pod("burst%d" % i, False))
+        k("create", "-f", "-", input=pod("be0", True))
+        p = k("create", "-f", "-", input=pod("be1", True), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("exceeded quota: be", p.stderr)
+        # The quota controller's recount (on every pod change) agrees: only the BestEffort
+        # pod is used. A recount that ignored the scope would write 4.
+        k("delete", "pod", "burst0", "-n", "scoped-ns", "--grace-period=0", "--force")
+        deadline = time.time() + 30
+        seen = []
+        while time.time() < deadline and seen[-10:] != ["1"] * 10:
+            q = json.loads(k("get", "resourcequota", "be", "-n", "scoped-ns", "-o",
+                             "json").stdout)
+            seen.append(q.get("status", {}).get("used", {}).get("pods"))
+            time.sleep(0.2)
+        self.assertEqual(seen[-10:], ["1"] * 10, seen)
+
     def test_pod_security_baseline(self):
         k = self.server.kubectl
         k("create", "namespace", "psa")

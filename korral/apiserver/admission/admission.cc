@@ -7,6 +7,7 @@
 #include <set>
 
 #include "korral/api/defaults.h"
+#include "korral/api/quota.h"
 #include "korral/api/resource.h"
 #include "korral/apimachinery/errors.h"
 #include "korral/apiserver/admission/storage.h"
@@ -647,7 +648,13 @@ class ResourceQuota final : public Plugin {
     if (!list.ok() || list->items.empty()) return absl::OkStatus();
     const Json& obj = r.object ? *r.object : *r.old;
     auto usage = Usage(*r.type, obj);
+    const bool is_pod = r.Is("", "pods");
     for (const auto& q : list->items) {
+      // Scoped quotas cover the pods their scopes match, and nothing else.
+      if (api::QuotaHasScopes(q->object) &&
+          (!is_pod || !api::QuotaScopesMatchPod(q->object, obj))) {
+        continue;
+      }
       const Json& hard = O(O(q->object, "spec"), "hard");
       std::map<std::string, long double> delta;
       for (const auto& [k, v] : usage) {

@@ -6,8 +6,9 @@
 //   cpu / requests.cpu, memory / requests.memory, limits.cpu, limits.memory
 // (pods in a terminal phase do not count, as upstream). Recomputed when a quota changes, when a
 // pod or service in its namespace changes, and every --resource-quota-sync-period.
-// TODO(korral): quota scopes (Terminating, BestEffort, PriorityClass, scopeSelector),
-// requests.storage and per-storage-class keys, extended resources.
+// Scoped quotas (spec.scopes, spec.scopeSelector) count only the pods their scopes match
+// (korral/api/quota.h, shared with the admission plugin) and nothing else.
+// TODO(korral): requests.storage and per-storage-class keys, extended resources.
 #pragma once
 
 #include <condition_variable>
@@ -36,7 +37,9 @@ class ResourceQuotaController : public Controller {
   QueueWorker& worker() { return worker_; }
 
  private:
-  absl::StatusOr<std::optional<int64_t>> Usage(const std::string& ns, const std::string& key);
+  // `quota`'s usage of `key` in `ns` (its scopes decide which pods count).
+  absl::StatusOr<std::optional<int64_t>> Usage(const Json& quota, const std::string& ns,
+                                               const std::string& key);
   void EnqueueNamespace(const std::string& ns);
 
   ControllerContext ctx_;

@@ -72,5 +72,40 @@ TEST(ResourceQuotaTest, ComputesUsed) {
   EXPECT_FALSE(st["used"].contains("example.com/unknown"));
 }
 
+// A BestEffort-scoped quota counts only the BestEffort pods (requests of the others do not
+// count either).
+TEST(ResourceQuotaTest, ScopedQuotaCountsOnlyMatchingPods) {
+  ControllerTestEnv env;
+  auto pod = [&](const std::string& name, bool best_effort) {
+    Json c = {{"name", "c"}};
+    if (!best_effort) c["resources"] = {{"requests", {{"cpu", "500m"}}}};
+    Json p = {{"metadata", {{"name", name}}},
+              {"spec", {{"containers", Json::array({c})}}},
+              {"status", {{"phase", "Running"}}}};
+    ASSERT_TRUE(env.client.Create(client::resources::Pods(), "q", p).ok());
+  };
+  pod("burst1", false);
+  pod("burst2", false);
+  pod("be", true);
+  ASSERT_TRUE(env.client
+                  .Create(kQuotas, "q",
+                          {{"metadata", {{"name", "be-only"}}},
+                           {"spec",
+                            {{"hard", {{"pods", "5"}, {"requests.cpu", "1"}}},
+                             {"scopes", {"BestEffort"}}}}})
+                  .ok());
+  ResourceQuotaController c(env.ctx);
+  auto stop_informers = env.StopInformersOnExit();
+  env.StartInformers();
+  ASSERT_TRUE(Eventually([&] {
+    c.worker().ProcessAll();
+    auto q = env.client.Get(kQuotas, "q", "be-only");
+    return q.ok() && (*q).contains("status");
+  }));
+  Json st = (*env.client.Get(kQuotas, "q", "be-only"))["status"];
+  EXPECT_EQ(st["used"]["pods"], "1");
+  EXPECT_EQ(st["used"]["requests.cpu"], "0");
+}
+
 }  // namespace
 }  // namespace korral::controllers
