@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "korral/api/quota.h"
 #include "korral/base/log.h"
 #include "korral/base/status.h"
 #include "korral/client/errors.h"
@@ -121,8 +122,10 @@ void ResourceQuotaController::Stop() {
   worker_.Stop();
 }
 
-absl::StatusOr<std::optional<int64_t>> ResourceQuotaController::Usage(const std::string& ns,
+absl::StatusOr<std::optional<int64_t>> ResourceQuotaController::Usage(const Json& quota,
+                                                                      const std::string& ns,
                                                                       const std::string& key) {
+  const bool scoped = api::QuotaHasScopes(quota);
   auto count_list = [&](const client::ResourceRef& ref) -> absl::StatusOr<std::optional<int64_t>> {
     int64_t n = 0;
     client::ListOptions opts;
@@ -140,9 +143,18 @@ absl::StatusOr<std::optional<int64_t>> ResourceQuotaController::Usage(const std:
   // below decode them.
   std::vector<PodSummaryPtr> pods;
   for (PodSummaryPtr& p : PodSummariesByIndex(pods_->indexer(), client::kNamespaceIndex, ns)) {
-    if (!p->Terminal()) pods.push_back(std::move(p));
+    if (p->Terminal()) continue;
+    if (scoped) {
+      client::ObjectPtr full = pods_->indexer().Get(p->key);
+      if (!full || !api::QuotaScopesMatchPod(quota, *full)) continue;
+    }
+    pods.push_back(std::move(p));
   }
   if (key == "pods" || key == "count/pods") return std::optional<int64_t>(pods.size() * 1000);
+  // A scoped quota covers pods only (upstream's validation refuses other resources with scopes).
+  if (scoped && key.find("cpu") == std::string::npos && key.find("memory") == std::string::npos) {
+    return std::optional<int64_t>(0);
+  }
   auto services = services_->indexer().ListNamespace(ns);
   if (key == "services" || key == "count/services") {
     return std::optional<int64_t>(services.size() * 1000);
@@ -211,15 +223,16 @@ absl::Status ResourceQuotaController::Sync(const std::string& key) {
   Json hard = SpecOf(*quota).value("hard", Json::object());
   Json used = Json::object();
   for (auto& [k, v] : hard.items()) {
-    KORRAL_ASSIGN_OR_RETURN(auto u, Usage(ns, k));
+    KORRAL_ASSIGN_OR_RETURN(auto u, Usage(*quota, ns, k));
     if (u) used[k] = FormatQuantityMilli(*u);
   }
   Json status = {{"hard", hard}, {"used", used}};
-  // Compare with the live object: the cache may not have our last write yet.
-  KORRAL_ASSIGN_OR_RETURN(Json live, ctx_.client->Get(kQuotas, ns, NameOf(*quota)));
-  if (live.value("status", Json::object()) == status) return absl::OkStatus();
-  live["status"] = status;
-  auto u = ctx_.client->UpdateStatus(kQuotas, ns, live);
+  // From the cache, as upstream (the controller's role may list and watch quotas, not get
+  // them): a stale copy fails the update with a Conflict and the key is retried.
+  if (quota->value("status", Json::object()) == status) return absl::OkStatus();
+  Json updated = *quota;
+  updated["status"] = status;
+  auto u = ctx_.client->UpdateStatus(kQuotas, ns, updated);
   if (!u.ok() && !client::IsNotFound(u.status())) return u.status();
   return absl::OkStatus();
 }
