@@ -27,8 +27,7 @@
 // pressure): a pod using more than an emptyDir's sizeLimit, the sum of its containers'
 // ephemeral-storage limits or a container's own limit is evicted at once (1 s), with upstream's
 // message and no DisruptionTarget condition.
-// TODO(korral): evictionMinimumReclaim, allocatableMemory.available, the offending container
-// annotations on the Evicted event.
+// TODO(korral): evictionMinimumReclaim, allocatableMemory.available.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -537,7 +536,9 @@ void Kubelet::Impl::EvictionTick() {
       grace = std::min<int64_t>(std::max<int64_t>(ec.max_pod_grace_period_seconds, 0),
                                 pod["spec"].value("terminationGracePeriodSeconds", int64_t{30}));
     }
-    StartEviction(pod, EvictionMessage(pod, *obs, signal, threshold, available), grace, true);
+    Json annotations;
+    std::string message = EvictionMessage(pod, *obs, signal, threshold, available, &annotations);
+    StartEviction(pod, message, grace, true, annotations);
     return;  // at most one pod per monitoring period, as upstream
   }
   KLOG(Warning, "kubelet: eviction: threshold met for {} but no pod to evict", SignalName(signal));
@@ -562,9 +563,9 @@ std::vector<Json> Kubelet::Impl::EvictionCandidates() {
 }
 
 void Kubelet::Impl::StartEviction(const Json& pod, const std::string& message, int64_t grace,
-                                  bool disruption_condition) {
+                                  bool disruption_condition, const Json& annotations) {
   KLOG(Info, "kubelet: evicting pod {} (grace {}s): {}", PodKey(pod), grace, message);
-  RecordEvent(&pod, "Warning", "Evicted", message);
+  RecordEvent(&pod, "Warning", "Evicted", message, annotations);
   {
     std::lock_guard l(mu);
     auto& st = states[PodUid(pod)];
@@ -643,16 +644,27 @@ bool Kubelet::Impl::LocalStorageEviction(const EvictionObservation& obs) {
 }
 
 std::string EvictionMessage(const Json& pod, const EvictionObservation& obs, EvictionSignal signal,
-                            int64_t threshold, int64_t available) {
+                            int64_t threshold, int64_t available, Json* annotations) {
   const char* resource = ResourceOf(signal);
   auto format = IsCountSignal(signal) ? FormatDecimalQuantity : FormatBinaryQuantity;
   std::string message =
       fmt::format("The node was low on resource: {}. Threshold quantity: {}, available: {}. ",
                   resource, format(threshold), format(available));
-  // Container usage is reported for memory and ephemeral storage, as upstream.
-  if (IsCountSignal(signal)) return message;
   auto pit = obs.pods.find(PodUid(pod));
   if (pit == obs.pods.end()) return message;
+  std::vector<std::string> offending, offending_usage;
+  auto annotate = [&] {
+    if (!annotations) return;
+    *annotations = {
+        {"offending_containers", fmt::format("{}", fmt::join(offending, ","))},
+        {"offending_containers_usage", fmt::format("{}", fmt::join(offending_usage, ","))},
+        {"starved_resource", resource}};
+  };
+  // Container usage is reported for memory and ephemeral storage, as upstream.
+  if (IsCountSignal(signal)) {
+    annotate();
+    return message;
+  }
   const auto& usage_map =
       signal == EvictionSignal::kMemory ? pit->second.container_memory : pit->second.container_disk;
   for (const char* list : {"containers", "initContainers"}) {
@@ -668,9 +680,12 @@ std::string EvictionMessage(const Json& pod, const EvictionObservation& obs, Evi
         message +=
             fmt::format("Container {} was using {}, request is {}, has larger consumption of {}. ",
                         name, FormatBinaryQuantity(u->second), FormatBinaryQuantity(req), resource);
+        offending.push_back(name);
+        offending_usage.push_back(FormatBinaryQuantity(u->second));
       }
     }
   }
+  annotate();
   return message;
 }
 
@@ -834,7 +849,7 @@ absl::Status Kubelet::Impl::FinishPodKill(const Json& pod, const PodState::Pendi
 }
 
 void Kubelet::Impl::RecordEvent(const Json* pod, const std::string& type, const std::string& reason,
-                                const std::string& message) {
+                                const std::string& message, const Json& annotations) {
   auto now = clock.Now();
   std::string ts = FormatTime(now);
   Json involved;
@@ -897,6 +912,9 @@ void Kubelet::Impl::RecordEvent(const Json* pod, const std::string& type, const 
       {"count", 1},
       {"reportingComponent", "kubelet"},
       {"reportingInstance", cfg.node_name}};
+  if (annotations.is_object() && !annotations.empty()) {
+    ev["metadata"]["annotations"] = annotations;
+  }
   auto r = client.Create(client::resources::Events(), ns, ev);
   if (!r.ok()) {
     KLOG(Debug, "kubelet: event {} {} not recorded: {}", reason, obj_name,

@@ -254,6 +254,17 @@ TEST_F(EvictionTest, MemoryPressureEvictsOnePodPerPeriodInUpstreamOrder) {
       "Warning Evicted Pod/burstable: The node was low on resource: memory. Threshold quantity: "
       "100Mi, available: 50Mi. Container c was using 200Mi, request is 10Mi, has larger "
       "consumption of memory. "));
+  {
+    // Upstream's annotations on the Evicted event.
+    Json ann;
+    auto l = client_.List(client::resources::Events(), "default", client::ListOptions());
+    for (const auto& e : (*l)["items"]) {
+      if (e["reason"] == "Evicted") ann = e["metadata"].value("annotations", Json::object());
+    }
+    EXPECT_EQ(ann, (Json{{"offending_containers", "c"},
+                         {"offending_containers_usage", "200Mi"},
+                         {"starved_resource", "memory"}}));
+  }
   EXPECT_TRUE(Eventually([&] { return Condition("MemoryPressure") == "True"; }));
   // One pod per period.
   EXPECT_EQ(Phase("besteffort"), "Running");

@@ -223,7 +223,7 @@ struct Kubelet::Impl {
   bool LocalStorageEviction(const EvictionObservation& obs);
   // Marks the pod evicted with `message` and hands it to its sync (events included).
   void StartEviction(const Json& pod, const std::string& message, int64_t grace,
-                     bool disruption_condition);
+                     bool disruption_condition, const Json& annotations = Json());
   // The active pods of this node that may be evicted (not terminal, deleted, mirror or evicted).
   std::vector<Json> EvictionCandidates();
   // Carries out a pending eviction or admission rejection in the pod's sync: stops what runs
@@ -235,7 +235,7 @@ struct Kubelet::Impl {
   // Posts a core/v1 Event (source kubelet on this node) about `pod`, or about this node when
   // `pod` is null. Synchronous; failures are logged.
   void RecordEvent(const Json* pod, const std::string& type, const std::string& reason,
-                   const std::string& message);
+                   const std::string& message, const Json& annotations = Json());
   // image_gc.cc: the periodic GC at the high threshold; and removing unused images (oldest
   // first, at least minimum_age old) until `bytes` are freed (< 0: all). Returns bytes freed.
   void ImageGcTick();
@@ -302,7 +302,7 @@ std::string LocalStorageViolation(const Json& pod, const EvictionObservation::Po
 // memory. " (one sentence per container, init containers included, whose usage exceeds its
 // request).
 std::string EvictionMessage(const Json& pod, const EvictionObservation& obs, EvictionSignal signal,
-                            int64_t threshold, int64_t available);
+                            int64_t threshold, int64_t available, Json* annotations = nullptr);
 // Upstream's admit handler on the node's pressure conditions: "" to admit, else "The node had
 // condition: [MemoryPressure DiskPressure]. ". Under memory pressure alone only BestEffort pods
 // not tolerating node.kubernetes.io/memory-pressure:NoSchedule are rejected; under disk or PID
