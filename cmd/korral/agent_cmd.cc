@@ -59,8 +59,11 @@ void AddAgentOptions(CLI::App* cmd, AgentSettings* s) {
   cmd->add_option("--pod-manifest-path", c.pod_manifest_path,
                   "Directory of static pod manifests (YAML/JSON) run with mirror pods in the API");
   cmd->add_option("--eviction-hard", c.eviction_hard,
-                  "Hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10% "
-                  "(replaces those defaults)");
+                  "Hard eviction thresholds on memory.available, nodefs.available, "
+                  "nodefs.inodesFree, imagefs.available, imagefs.inodesFree and pid.available, "
+                  "e.g. memory.available<100Mi,nodefs.available<10% (replaces all the defaults: "
+                  "memory.available<100Mi, nodefs.available<10%, nodefs.inodesFree<5%, "
+                  "imagefs.inodesFree<5%)");
   cmd->add_option(
       "--eviction-soft", c.eviction_soft,
       "Soft eviction thresholds, e.g. memory.available<1Gi (each needs a grace period)");
