@@ -84,8 +84,11 @@ class NodeLifecycleTest : public ::testing::Test {
     return "";
   }
   bool PodExists(const std::string& name) { return env.client.Get(Pods(), "default", name).ok(); }
+  // Waits until the informers hold what the API holds for every node and pod the tests use
+  // (the controller updates from its cache: a stale copy would fail with a Conflict).
   void Settle() {
     ASSERT_TRUE(env.WaitForCache(Nodes(), "n1"));
+    if (env.client.Get(Nodes(), "", "n2").ok()) ASSERT_TRUE(env.WaitForCache(Nodes(), "n2"));
     for (const char* p : {"intolerant", "tolerates-30s", "tolerates-forever"}) {
       if (PodExists(p)) {
         ASSERT_TRUE(env.WaitForCache(Pods(), std::string("default/") + p));
