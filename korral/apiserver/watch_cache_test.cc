@@ -259,6 +259,12 @@ TEST_F(WatchCacheTest, SinkReturningFalseEndsWatch) {
   ASSERT_TRUE(backend_->Create("/registry/pods/ns1/z", Obj("z", "x")).ok());
   sink->WaitFor(1);
   ASSERT_TRUE(cache_->WaitFresh(std::chrono::seconds(5)));
+  // The sink records the event before its `false` reaches the cache, which then drops the
+  // watcher: wait (bounded) for that rather than racing it.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (cache_->WatcherCount() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_EQ(cache_->WatcherCount(), 0u);
 }
 
