@@ -11,12 +11,16 @@ namespace {
 class CronJobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // The fake client stamps creationTimestamp with the real clock: start the fake clock at the
-    // next whole minute after the real time.
+    // The fake client stamps creationTimestamp with the real clock: start the fake clock after
+    // the real time, 30 s into a minute whose number is 1 modulo 10, so that schedules like
+    // "*/10" meet the same boundaries in every run (a start at any minute made
+    // SuspendAndStartingDeadline fail one run in ten).
     auto real = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-    auto start = (real / 60 + 1) * 60 + 30;
+    auto minute = real / 60 + 1;
+    minute += (11 - minute % 10) % 10;  // minute % 10 == 1
+    auto start = minute * 60 + 30;
     env.clock.Advance(std::chrono::seconds(start) - env.clock.Now().time_since_epoch());
     c = std::make_unique<CronJobController>(env.ctx);
     env.Start();
