@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -60,14 +61,22 @@ bool TestInformerFactory::Settle(client::FakeClient& fake, std::chrono::millisec
     while (true) {
       auto list = fake.List(ref, "");
       std::set<std::pair<std::string, std::string>> want, have;
+      int64_t newest = 0;
       if (list.ok()) {
-        for (const Json& o : (*list)["items"])
+        for (const Json& o : (*list)["items"]) {
           want.insert({KeyOf(o), client::ResourceVersionOf(o)});
+          newest = std::max<int64_t>(newest, std::atoll(client::ResourceVersionOf(o).c_str()));
+        }
       }
       for (const auto& o : inf->indexer().List()) {
         have.insert({KeyOf(*o), client::ResourceVersionOf(*o)});
       }
-      if (want == have) break;
+      // The cache is updated before the handlers run and the informer's resourceVersion after
+      // them: wait for both, or the controller may not have been told about the newest object
+      // yet (StatefulSetTest saw an empty queue after a create under load).
+      // TODO(korral): a delete that is the newest event is only covered by the cache check.
+      bool handled = std::atoll(inf->LastSyncResourceVersion().c_str()) >= newest;
+      if (want == have && handled) break;
       if (std::chrono::steady_clock::now() > deadline) {
         fprintf(stderr, "Settle: informer for %s did not catch up (%zu vs %zu objects)\n",
                 ref.resource.c_str(), have.size(), want.size());
