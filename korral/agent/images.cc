@@ -19,6 +19,7 @@
 
 #include "fmt/format.h"
 #include "korral/base/status.h"
+#include "korral/cri/cri.h"
 
 namespace korral::agent {
 namespace {
@@ -275,23 +276,6 @@ std::string OciArchive(const OciImage& image, const std::string& ref) {
   return MakeTar(e);
 }
 
-std::string NormalizeImageRef(const std::string& ref) {
-  std::string name = ref, suffix;
-  if (auto at = name.find('@'); at != std::string::npos) {
-    suffix = name.substr(at);
-    name = name.substr(0, at);
-  }
-  auto slash = name.find('/');
-  std::string first = slash == std::string::npos ? "" : name.substr(0, slash);
-  bool has_domain =
-      !first.empty() && (first.find('.') != std::string::npos ||
-                         first.find(':') != std::string::npos || first == "localhost");
-  if (!has_domain) name = (slash == std::string::npos ? "docker.io/library/" : "docker.io/") + name;
-  auto last_slash = name.rfind('/');
-  if (suffix.empty() && name.find(':', last_slash) == std::string::npos) name += ":latest";
-  return name + suffix;
-}
-
 namespace {
 
 constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
@@ -326,7 +310,7 @@ absl::StatusOr<ImageArchive> ReadOciLayout(const std::map<std::string, std::stri
     // org.opencontainers.image.ref.name may be a bare tag.
     return Err("OCI archive names only a tag (\"" + img.ref + "\"), not an image");
   }
-  img.ref = NormalizeImageRef(img.ref);
+  img.ref = cri::NormalizeImageName(img.ref);
   // An image index (multi-platform): its linux/amd64 manifest, else the first.
   for (int depth = 0; depth < 2; ++depth) {
     std::string mt = desc.value("mediaType", "");
@@ -382,7 +366,7 @@ absl::StatusOr<ImageArchive> ReadDockerArchive(const std::map<std::string, std::
     return it->second;
   };
   ImageArchive img;
-  img.ref = NormalizeImageRef(tags[0].get<std::string>());
+  img.ref = cri::NormalizeImageName(tags[0].get<std::string>());
   KORRAL_ASSIGN_OR_RETURN(img.config, file(m.value("Config", Json())));
   img.config_digest = "sha256:" + Sha256Hex(img.config);
   Json layers = Json::array();

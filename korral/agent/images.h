@@ -44,7 +44,7 @@ std::string OciArchive(const OciImage& image, const std::string& ref);
 // An image read from an archive, ready to push to a registry: any number of layers, blobs as
 // they are in the archive (compressed or not).
 struct ImageArchive {
-  std::string ref;  // normalized: "docker.io/library/busybox:latest"
+  std::string ref;  // normalized (cri::NormalizeImageName): "docker.io/library/busybox:latest"
   std::string manifest, manifest_digest, manifest_media_type;
   std::string config, config_digest;
   struct Layer {
@@ -61,9 +61,6 @@ struct ImageArchive {
 //    to an OCI manifest over the same config and layer blobs, named by its first RepoTag.
 // Errors name what is missing (no index.json nor manifest.json, no name, a missing blob).
 absl::StatusOr<ImageArchive> ReadImageArchive(const std::string& archive);
-// Docker's reference normalization: "busybox" -> "docker.io/library/busybox:latest",
-// "user/app:1" -> "docker.io/user/app:1", "registry.local:5000/app" kept (plus ":latest").
-std::string NormalizeImageRef(const std::string& ref);
 // Pushes `image` to a plain-HTTP registry v2 at 127.0.0.1:`port` as repository `repo` with
 // tag `tag` (blobs first, then the manifest). Idempotent.
 absl::Status PushToRegistry(const ImageArchive& image, int port, const std::string& repo,

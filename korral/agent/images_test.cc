@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "korral/cri/cri.h"
+
 namespace korral::agent {
 namespace {
 
@@ -38,13 +40,13 @@ TEST(OciArchive, RoundTripKeepsDigestsAndName) {
 }
 
 TEST(ImageRef, NormalizesAsDocker) {
-  EXPECT_EQ(NormalizeImageRef("busybox"), "docker.io/library/busybox:latest");
-  EXPECT_EQ(NormalizeImageRef("busybox:1.36"), "docker.io/library/busybox:1.36");
-  EXPECT_EQ(NormalizeImageRef("user/app:1"), "docker.io/user/app:1");
-  EXPECT_EQ(NormalizeImageRef("registry.local:5000/app"), "registry.local:5000/app:latest");
-  EXPECT_EQ(NormalizeImageRef("localhost/app:2"), "localhost/app:2");
-  EXPECT_EQ(NormalizeImageRef("docker.io/library/x:y"), "docker.io/library/x:y");
-  EXPECT_EQ(NormalizeImageRef("app@sha256:ab"), "docker.io/library/app@sha256:ab");
+  EXPECT_EQ(cri::NormalizeImageName("busybox"), "docker.io/library/busybox:latest");
+  EXPECT_EQ(cri::NormalizeImageName("busybox:1.36"), "docker.io/library/busybox:1.36");
+  EXPECT_EQ(cri::NormalizeImageName("user/app:1"), "docker.io/user/app:1");
+  EXPECT_EQ(cri::NormalizeImageName("registry.local:5000/app"), "registry.local:5000/app:latest");
+  EXPECT_EQ(cri::NormalizeImageName("localhost/app:2"), "localhost/app:2");
+  EXPECT_EQ(cri::NormalizeImageName("docker.io/library/x:y"), "docker.io/library/x:y");
+  EXPECT_EQ(cri::NormalizeImageName("app@sha256:ab"), "docker.io/library/app@sha256:ab");
 }
 
 // `docker save` layout: manifest.json naming the config and two layer tars.

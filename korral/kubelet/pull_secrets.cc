@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "korral/cri/cri.h"
 
 namespace korral::kubelet {
 
@@ -81,9 +82,9 @@ RegistryCredential FromEntry(const std::string& key, const Json& e) {
       }
     }
   }
-  c.server_address = std::string(ParseSchemeless(key).host);
-  if (auto port = ParseSchemeless(key).port; !port.empty())
-    c.server_address += ":" + std::string(port);
+  Location l = ParseSchemeless(key);
+  c.server_address = std::string(l.host);
+  if (!l.port.empty()) c.server_address += ":" + std::string(l.port);
   return c;
 }
 
@@ -111,18 +112,10 @@ Json DockerConfigOf(const Json& secret) {
 }  // namespace
 
 std::string ImageRepository(std::string_view image) {
-  std::string_view name = image.substr(0, image.find('@'));
-  // A tag is a ':' after the last '/'.
-  size_t last_slash = name.rfind('/');
-  size_t colon = name.find(':', last_slash == std::string_view::npos ? 0 : last_slash);
-  if (colon != std::string_view::npos) name = name.substr(0, colon);
-  size_t slash = name.find('/');
-  std::string_view first = slash == std::string_view::npos ? "" : name.substr(0, slash);
-  bool domain = !first.empty() &&
-                (first.find_first_of(".:") != std::string_view::npos || first == "localhost");
-  if (domain) return std::string(name);
-  return std::string(slash == std::string_view::npos ? "docker.io/library/" : "docker.io/") +
-         std::string(name);
+  std::string name = cri::NormalizeImageName(std::string(image));
+  name = name.substr(0, name.find('@'));
+  size_t colon = name.find(':', name.rfind('/'));  // the tag, after the last '/'
+  return name.substr(0, colon);
 }
 
 bool RegistryKeyMatches(std::string_view key, std::string_view repository) {

@@ -2,6 +2,7 @@
 #include "korral/controllers/resourcequota/resourcequota.h"
 
 #include <cmath>
+#include <set>
 
 #include "korral/api/quota.h"
 #include "korral/base/log.h"
@@ -152,9 +153,9 @@ absl::StatusOr<std::optional<int64_t>> ResourceQuotaController::Usage(const Json
   }
   if (key == "pods" || key == "count/pods") return std::optional<int64_t>(pods.size() * 1000);
   // A scoped quota covers pods only (upstream's validation refuses other resources with scopes).
-  if (scoped && key.find("cpu") == std::string::npos && key.find("memory") == std::string::npos) {
-    return std::optional<int64_t>(0);
-  }
+  static const std::set<std::string> kPodResources = {
+      "cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"};
+  if (scoped && !kPodResources.count(key)) return std::optional<int64_t>(0);
   auto services = services_->indexer().ListNamespace(ns);
   if (key == "services" || key == "count/services") {
     return std::optional<int64_t>(services.size() * 1000);
